@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from tierdesk.agents.auth import Principal, token_digest
+from tierdesk.agents.models import Agent, ApiToken, agent_brands
+from tierdesk.kit.errors import NotFound
+from tierdesk.kit.time import utcnow
+
+_WITH_DETAILS = (selectinload(Agent.skills), selectinload(Agent.brands))
+
+
+def principal_for_token(db: Session, token: str, secret_key: str) -> Principal | None:
+    row = db.execute(
+        sa.select(Agent.id, Agent.role, ApiToken.expires_at)
+        .join(ApiToken, ApiToken.agent_id == Agent.id)
+        .where(
+            ApiToken.digest == token_digest(token, secret_key),
+            ApiToken.revoked_at.is_(None),
+            Agent.is_active.is_(True),
+        )
+    ).first()
+    if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+        return None
+    brand_ids = db.scalars(sa.select(agent_brands.c.brand_id).where(agent_brands.c.agent_id == row.id))
+    return Principal(agent_id=row.id, role=row.role, brand_ids=frozenset(brand_ids))
+
+
+def principal_for_agent(db: Session, agent: Agent) -> Principal:
+    brand_ids = db.scalars(sa.select(agent_brands.c.brand_id).where(agent_brands.c.agent_id == agent.id))
+    return Principal(agent_id=agent.id, role=agent.role, brand_ids=frozenset(brand_ids))
+
+
+def visible_agents(principal: Principal) -> sa.Select:
+    """Admins see every agent; others see the agents who share at least one of their brands (and themselves)."""
+    stmt = sa.select(Agent)
+    if not principal.is_admin:
+        shared = sa.select(agent_brands.c.agent_id).where(agent_brands.c.brand_id.in_(principal.brand_ids))
+        stmt = stmt.where(sa.or_(Agent.id.in_(shared), Agent.id == principal.agent_id))
+    return stmt
+
+
+def get_visible(db: Session, principal: Principal, agent_id: int) -> Agent:
+    agent = db.scalar(visible_agents(principal).where(Agent.id == agent_id).options(*_WITH_DETAILS))
+    if agent is None:
+        raise NotFound(f"agent {agent_id} not found")
+    return agent
+
+
+def list_visible(db: Session, principal: Principal, *, after_id: int | None, limit: int) -> list[Agent]:
+    stmt = visible_agents(principal).options(*_WITH_DETAILS).order_by(Agent.id).limit(limit + 1)
+    if after_id is not None:
+        stmt = stmt.where(Agent.id > after_id)
+    return list(db.scalars(stmt))
+
+
+def by_email(db: Session, email: str) -> Agent | None:
+    return db.scalar(sa.select(Agent).where(Agent.email == email.strip().lower()).options(*_WITH_DETAILS))
+
+
+def tokens_of(db: Session, agent_id: int | None = None) -> list[ApiToken]:
+    stmt = sa.select(ApiToken).order_by(ApiToken.id)
+    if agent_id is not None:
+        stmt = stmt.where(ApiToken.agent_id == agent_id)
+    return list(db.scalars(stmt))

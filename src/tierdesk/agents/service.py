@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tierdesk.agents import repository
+from tierdesk.agents.auth import Principal, hash_password, new_token, token_digest
+from tierdesk.agents.models import Agent, AgentSkill, ApiToken
+from tierdesk.agents.schemas import AgentCreate, AgentUpdate, SkillLevel
+from tierdesk.brands.models import Brand
+from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
+from tierdesk.kit.time import utcnow
+
+
+def _brands_by_slug(db: Session, slugs: list[str]) -> list[Brand]:
+    wanted = list(dict.fromkeys(slugs))
+    found = {b.slug: b for b in db.scalars(sa.select(Brand).where(Brand.slug.in_(wanted)))}
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise InvalidInput(f"no brand with slug {', '.join(repr(s) for s in missing)}", field="brands")
+    return [found[s] for s in wanted]
+
+
+def _skills(levels: list[SkillLevel]) -> list[AgentSkill]:
+    seen: dict[str, int] = {}
+    for s in levels:
+        if s.skill in seen:
+            raise InvalidInput(f"skill '{s.skill}' is listed twice", field="skills")
+        seen[s.skill] = s.level
+    return [AgentSkill(skill=k, level=v) for k, v in seen.items()]
+
+
+def create_agent(db: Session, principal: Principal, data: AgentCreate) -> Agent:
+    principal.require_admin()
+    email = data.email.lower()
+    if repository.by_email(db, email):
+        raise Conflict(f"an agent with email {email} exists already", field="email")
+    agent = Agent(
+        email=email,
+        display_name=data.display_name,
+        role=data.role,
+        tier=data.tier,
+        password_hash=hash_password(data.password) if data.password else None,
+        skills=_skills(data.skills),
+        brands=_brands_by_slug(db, data.brands),
+    )
+    db.add(agent)
+    db.flush()
+    return agent
+
+
+def update_agent(db: Session, principal: Principal, agent_id: int, data: AgentUpdate) -> Agent:
+    principal.require_admin()
+    agent = repository.get_visible(db, principal, agent_id)
+    changes = data.model_dump(exclude_unset=True)
+    for field in ("display_name", "role", "tier", "is_active"):
+        if field in changes:
+            if changes[field] is None:
+                raise InvalidInput(f"{field} cannot be null", field=field)
+            setattr(agent, field, changes[field])
+    if data.skills is not None:
+        agent.skills = _skills(data.skills)
+    if data.brands is not None:
+        agent.brands = _brands_by_slug(db, data.brands)
+    db.flush()
+    return agent
+
+
+def create_token(
+    db: Session, agent: Agent, name: str, secret_key: str, expires_at: dt.datetime | None = None
+) -> tuple[ApiToken, str]:
+    """A new API token for an agent. The plain token is returned once and never stored."""
+    if not agent.is_active:
+        raise InvalidInput(f"agent {agent.email} is deactivated", field="agent")
+    token = new_token()
+    row = ApiToken(
+        agent_id=agent.id,
+        name=name,
+        prefix=token[:12],
+        digest=token_digest(token, secret_key),
+        expires_at=expires_at,
+    )
+    db.add(row)
+    db.flush()
+    return row, token
+
+
+def revoke_token(db: Session, token_id: int) -> ApiToken:
+    row = db.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"token {token_id} not found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    db.flush()
+    return row

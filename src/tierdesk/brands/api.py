@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from tierdesk.brands import repository, service
+from tierdesk.brands.schemas import BrandCreate, BrandOut, BrandUpdate
+from tierdesk.deps import CurrentPrincipal, Db
+
+router = APIRouter(prefix="/brands", tags=["brands"])
+
+
+@router.get("", response_model=list[BrandOut])
+def list_brands(db: Db, principal: CurrentPrincipal):
+    return repository.list_visible(db, principal)
+
+
+@router.get("/{brand_id}", response_model=BrandOut)
+def get_brand(brand_id: int, db: Db, principal: CurrentPrincipal):
+    return repository.get_visible(db, principal, brand_id)
+
+
+@router.post("", response_model=BrandOut, status_code=status.HTTP_201_CREATED)
+def create_brand(data: BrandCreate, db: Db, principal: CurrentPrincipal):
+    return service.create_brand(db, principal, data)
+
+
+@router.patch("/{brand_id}", response_model=BrandOut)
+def update_brand(brand_id: int, data: BrandUpdate, db: Db, principal: CurrentPrincipal):
+    return service.update_brand(db, principal, brand_id, data)

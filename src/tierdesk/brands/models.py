@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tierdesk.db import Base, BigId, UTCDateTime
+from tierdesk.kit.time import utcnow
+
+
+class Brand(Base):
+    """A BPO's client account or a product line: every customer, queue and ticket belongs to exactly one."""
+
+    __tablename__ = "brands"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+
+
+class BrandCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slug: str = Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class BrandUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class BrandOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    slug: str
+    name: str
+    created_at: dt.datetime

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from tierdesk.agents.auth import Principal
+from tierdesk.brands import repository
+from tierdesk.brands.models import Brand
+from tierdesk.brands.scope import require_brand
+from tierdesk.brands.schemas import BrandCreate, BrandUpdate
+from tierdesk.kit.errors import Conflict, InvalidInput
+from tierdesk.routing.models import Queue, QueueKind
+
+
+def create_brand(db: Session, principal: Principal, data: BrandCreate) -> Brand:
+    principal.require_admin()
+    if repository.by_slug(db, data.slug):
+        raise Conflict(f"a brand with slug '{data.slug}' exists already", field="slug")
+    brand = Brand(slug=data.slug, name=data.name)
+    db.add(brand)
+    db.flush()
+    # Every brand has a human-triage queue: where contacts wait until someone (or triage) decides where they go.
+    db.add(Queue(brand_id=brand.id, slug="triage", name="Triage", kind=QueueKind.TRIAGE, department=None, tier=1))
+    db.flush()
+    return brand
+
+
+def update_brand(db: Session, principal: Principal, brand_id: int, data: BrandUpdate) -> Brand:
+    principal.require_admin()
+    brand = repository.get_visible(db, principal, brand_id)
+    brand.name = data.name
+    db.flush()
+    return brand
+
+
+def resolve_brand(db: Session, principal: Principal, ref: str | int) -> Brand:
+    """A brand named by slug or id in a request, which the caller must be assigned to."""
+    brand = repository.by_slug(db, ref) if isinstance(ref, str) and not ref.isdigit() else None
+    if brand is None and (isinstance(ref, int) or str(ref).isdigit()):
+        brand = db.get(Brand, int(ref))
+    if brand is None:
+        raise InvalidInput(f"no brand '{ref}'", field="brand")
+    require_brand(principal, brand.id)
+    return brand

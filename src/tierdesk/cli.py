@@ -1,0 +1,324 @@
+"""The tierdesk command line: serve, worker, db, agents, tokens, brands, demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from tierdesk.config import get_settings
+
+app = typer.Typer(help="tierdesk: inbound support, helpdesk and contact distributor in one service.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+agents_app = typer.Typer(help="Agents (users).", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+brands_app = typer.Typer(help="Brands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(agents_app, name="agents")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(brands_app, name="brands")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DEMO_TOKEN_FILE = "demo-admin-token"
+
+
+def friendly_errors(fn):
+    """Domain errors and bad database settings end the command with one readable line, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from pydantic import ValidationError
+        from sqlalchemy.exc import OperationalError
+
+        from tierdesk.kit.errors import DomainError
+
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            where = f" ({exc.field})" if exc.field else ""
+            err.print(f"[red]error{where}:[/red] {exc.message}")
+            raise typer.Exit(2) from None
+        except ValidationError as exc:
+            for e in exc.errors():
+                field = ".".join(str(p) for p in e["loc"]) or "input"
+                err.print(f"[red]error ({field}):[/red] {e['msg'].removeprefix('Value error, ')}")
+            raise typer.Exit(2) from None
+        except OperationalError as exc:
+            err.print(f"[red]error:[/red] cannot use the database: {exc.orig}")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _database():
+    from tierdesk.db import get_database
+
+    return get_database()
+
+
+def _migrate() -> None:
+    from tierdesk import migrate
+
+    migrate.upgrade(get_settings().effective_database_url)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# ---- db -------------------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+@friendly_errors
+def db_upgrade():
+    """Migrate the database to the newest schema."""
+    _migrate()
+    out.print(f"database at {_safe_url(get_settings().effective_database_url)} is up to date")
+
+
+@db_app.command("check")
+@friendly_errors
+def db_check():
+    """Exit 1 if the database is not at the newest migration or the migrations do not match the models."""
+    from tierdesk import migrate
+
+    url = get_settings().effective_database_url
+    current, head = migrate.current_revision(url), migrate.head_revision()
+    if current != head:
+        err.print(f"[red]database is at {current}, the newest migration is {head}[/red]: run `tierdesk db upgrade`")
+        raise typer.Exit(1)
+    drift = migrate.schema_drift(url)
+    if drift:
+        err.print("[red]the models differ from the migrations:[/red]")
+        for diff in drift:
+            err.print(f"  {diff}")
+        raise typer.Exit(1)
+    out.print(f"schema at {head}: migrations match the models")
+
+
+# ---- serve and worker -----------------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="run the background worker in-process")] = True,
+    workers: Annotated[int, typer.Option("--processes", min=1, help="HTTP server processes")] = 1,
+):
+    """Run the HTTP API (and the background worker). Migrates the database first."""
+    import uvicorn
+
+    settings = get_settings()
+    _migrate()
+    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    out.print(f"tierdesk on [bold]{url}[/bold]  (API docs {url}/docs, database {settings.effective_database_url.split(':')[0]})")
+    token_file = settings.data_dir / DEMO_TOKEN_FILE
+    if token_file.exists():
+        out.print(f"demo admin token in {token_file}; try: curl -H \"Authorization: Bearer $(cat {token_file})\" "
+                  f"{url}/api/v1/tickets")
+    os.environ["TIERDESK_RUN_WORKER"] = "1" if worker else "0"
+    uvicorn.run("tierdesk.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False)
+
+
+@app.command("worker")
+@friendly_errors
+def run_worker(once: Annotated[bool, typer.Option(help="one pass over the due work, then exit")] = False):
+    """Run the background worker: due work (auto-closing solved tickets, ...) claimed safely beside other workers."""
+    from tierdesk.jobs.worker import Worker, default_jobs
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    _migrate()
+    w = Worker(_database(), default_jobs(settings), settings.worker_poll_seconds)
+    if once:
+        out.print(w.run_once())
+        return
+    try:
+        w.run_forever()
+    except KeyboardInterrupt:
+        w.stop()
+
+
+# ---- brands, agents, tokens -----------------------------------------------------------------------------------
+
+
+@brands_app.command("create")
+@friendly_errors
+def brands_create(slug: str, name: Annotated[str, typer.Option(help="display name")]):
+    """Create a brand (with its triage queue)."""
+    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.brands.schemas import BrandCreate
+    from tierdesk.brands.service import create_brand
+
+    _migrate()
+    with _database().transaction() as db:
+        brand = create_brand(db, SYSTEM, BrandCreate(slug=slug, name=name))
+        out.print(f"brand {brand.id} '{brand.slug}' created")
+
+
+@brands_app.command("list")
+@friendly_errors
+def brands_list():
+    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.brands.repository import list_visible
+
+    with _database().transaction(write=False) as db:
+        table = Table("id", "slug", "name")
+        for b in list_visible(db, SYSTEM):
+            table.add_row(str(b.id), b.slug, b.name)
+        out.print(table)
+
+
+def _parse_skills(skills: list[str]):
+    from tierdesk.agents.schemas import SkillLevel
+    from tierdesk.kit.errors import InvalidInput
+
+    parsed = []
+    for item in skills:
+        name, _, level = item.partition(":")
+        if level and not level.isdigit():
+            raise InvalidInput(f"'{item}' is not SKILL or SKILL:LEVEL (level 1-5)", field="skill")
+        parsed.append(SkillLevel(skill=name, level=int(level or 3)))
+    return parsed
+
+
+@agents_app.command("create")
+@friendly_errors
+def agents_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="display name")],
+    role: Annotated[str, typer.Option(help="admin, lead or agent")] = "agent",
+    tier: Annotated[int, typer.Option(help="0-3")] = 1,
+    skill: Annotated[Optional[list[str]], typer.Option(help="SKILL or SKILL:LEVEL (1-5); repeat")] = None,
+    brand: Annotated[Optional[list[str]], typer.Option(help="brand slug the agent works; repeat")] = None,
+    password: Annotated[bool, typer.Option("--password", help="ask for a password (for the web UI)")] = False,
+):
+    """Create an agent."""
+    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.agents.schemas import AgentCreate
+    from tierdesk.agents.service import create_agent
+
+    secret = typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
+    data = AgentCreate(email=email, display_name=name, role=role, tier=tier, skills=_parse_skills(skill or []),
+                       brands=brand or [], password=secret)
+    _migrate()
+    with _database().transaction() as db:
+        agent = create_agent(db, SYSTEM, data)
+        out.print(f"agent {agent.id} {agent.email} ({agent.role.value}, tier {agent.tier}) created")
+
+
+@agents_app.command("list")
+@friendly_errors
+def agents_list():
+    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.agents.repository import list_visible
+
+    with _database().transaction(write=False) as db:
+        table = Table("id", "email", "name", "role", "tier", "skills", "brands", "active")
+        for a in list_visible(db, SYSTEM, after_id=None, limit=10_000):
+            table.add_row(str(a.id), a.email, a.display_name, a.role.value, str(a.tier),
+                          ", ".join(f"{s.skill}:{s.level}" for s in a.skills), ", ".join(b.slug for b in a.brands),
+                          "yes" if a.is_active else "no")
+        out.print(table)
+
+
+@tokens_app.command("create")
+@friendly_errors
+def tokens_create(
+    agent: Annotated[str, typer.Option(help="email of the agent the token acts as")],
+    name: Annotated[str, typer.Option(help="what the token is for, e.g. 'email gateway'")] = "cli",
+    expires_days: Annotated[Optional[int], typer.Option(min=1, help="expire after this many days")] = None,
+):
+    """Create an API token. It is printed once; only a digest is stored."""
+    from tierdesk.agents.repository import by_email
+    from tierdesk.agents.service import create_token
+    from tierdesk.kit.errors import InvalidInput
+    from tierdesk.kit.time import utcnow
+
+    settings = get_settings()
+    with _database().transaction() as db:
+        owner = by_email(db, agent)
+        if owner is None:
+            raise InvalidInput(f"no agent with email {agent}", field="agent")
+        expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
+        row, token = create_token(db, owner, name, settings.effective_secret_key(), expires)
+    err.print(f"token {row.id} for {owner.email} created; it is shown only now:")
+    print(token)  # plain stdout, so scripts can capture it
+
+
+@tokens_app.command("list")
+@friendly_errors
+def tokens_list():
+    from tierdesk.agents.repository import tokens_of
+
+    with _database().transaction(write=False) as db:
+        table = Table("id", "agent", "name", "prefix", "created", "expires", "revoked")
+        for t in tokens_of(db):
+            table.add_row(str(t.id), str(t.agent_id), t.name, t.prefix + "…", f"{t.created_at:%Y-%m-%d %H:%M}",
+                          f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "-",
+                          f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "-")
+        out.print(table)
+
+
+@tokens_app.command("revoke")
+@friendly_errors
+def tokens_revoke(token_id: int):
+    from tierdesk.agents.service import revoke_token
+
+    with _database().transaction() as db:
+        revoke_token(db, token_id)
+    out.print(f"token {token_id} revoked")
+
+
+# ---- demo -----------------------------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def demo():
+    """Load demo brands, queues, agents and tickets (once), and write a demo admin token to the data directory."""
+    from tierdesk.agents.repository import by_email
+    from tierdesk.agents.service import create_token
+    from tierdesk.demo import ADMIN_EMAIL, CONTACTS, load_demo
+
+    settings = get_settings()
+    _migrate()
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("loading demo data", total=4 + len(CONTACTS) + 1)
+        with _database().transaction() as db:
+            loaded = load_demo(db, lambda step: progress.advance(task))
+    out.print("demo data loaded" if loaded else "demo data present already")
+    token_file = settings.data_dir / DEMO_TOKEN_FILE
+    if not token_file.exists():
+        with _database().transaction() as db:
+            _row, token = create_token(db, by_email(db, ADMIN_EMAIL), "demo", settings.effective_secret_key())
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.touch(mode=0o600)
+        token_file.write_text(token + "\n")
+        out.print(f"demo admin token written to {token_file}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Settings from the environment (prefix TIERDESK_), read once per process."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIERDESK_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "share" / "tierdesk")
+    database_url: str | None = None  # default: SQLite file in data_dir
+    secret_key: str | None = None  # default: generated once and kept in data_dir/secret_key
+    # Phone numbers without a country prefix are read in this region (ISO 3166 code); None means "+" is required.
+    default_phone_region: str | None = None
+    # Solved tickets close by themselves after this many hours with no new inbound message.
+    auto_close_after_hours: float = 96.0
+    worker_poll_seconds: float = 1.0
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("TIERDESK_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        return v
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'tierdesk.db'}"
+
+    def effective_secret_key(self) -> str:
+        """The configured secret, or one generated on first use and kept (mode 0600) in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from tierdesk.brands.service import resolve_brand
+from tierdesk.config import get_settings
+from tierdesk.customers import repository, service
+from tierdesk.customers.identity import normalise
+from tierdesk.customers.models import IdentityKind
+from tierdesk.customers.schemas import CustomerHistory, CustomerMerge, CustomerOut
+from tierdesk.deps import CurrentPrincipal, Db
+from tierdesk.kit.errors import InvalidInput
+from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
+from tierdesk.tickets import repository as tickets_repo
+from tierdesk.tickets.schemas import EventOut, TicketOut
+from tierdesk.tickets.views import events_with_messages
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+HISTORY_TICKETS = 100
+
+
+@router.get("", response_model=Page[CustomerOut])
+def search_customers(
+    db: Db,
+    principal: CurrentPrincipal,
+    brand: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    external_id: str | None = None,
+    q: Annotated[str | None, Query(min_length=2, max_length=200, description="prefix of a name or identity")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+):
+    given = [(IdentityKind(k), v) for k, v in (("email", email), ("phone", phone), ("external_id", external_id)) if v]
+    if len(given) > 1:
+        raise InvalidInput("search by one identity at a time", field=given[1][0].value)
+    identity = None
+    if given:
+        kind, raw = given[0]
+        identity = (kind, normalise(kind, raw, get_settings().default_phone_region))
+    brand_id = resolve_brand(db, principal, brand).id if brand else None
+    position = decode_cursor(cursor, keys=("id",))
+    rows = repository.search(
+        db, principal, brand_id=brand_id, identity=identity, text=q,
+        after_id=position and position["id"], limit=limit,
+    )
+    rows, next_cursor = page_of(rows, limit, lambda c: {"id": c.id})
+    return Page(items=[CustomerOut.model_validate(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.get("/{customer_id}", response_model=CustomerHistory)
+def get_customer(customer_id: int, db: Db, principal: CurrentPrincipal):
+    """The customer, their identities, the channels they used and their tickets (newest first, up to 100)."""
+    customer = repository.get_visible(db, principal, customer_id)
+    channels, open_count = repository.ticket_stats(db, customer.id)
+    tickets = repository.tickets_of(db, customer.id, HISTORY_TICKETS)
+    return CustomerHistory(
+        **CustomerOut.model_validate(customer).model_dump(),
+        channels=channels,
+        open_tickets=open_count,
+        tickets=[TicketOut.model_validate(t) for t in tickets],
+    )
+
+
+@router.get("/{customer_id}/timeline", response_model=Page[EventOut])
+def customer_timeline(
+    customer_id: int,
+    db: Db,
+    principal: CurrentPrincipal,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+):
+    """Everything that happened on all the customer's tickets, across channels, oldest first."""
+    customer = repository.get_visible(db, principal, customer_id)
+    position = decode_cursor(cursor, keys=("id",))
+    rows = tickets_repo.events_of_customer(db, customer.id, after_id=position and position["id"], limit=limit)
+    rows, next_cursor = page_of(rows, limit, lambda e: {"id": e.id})
+    return Page(items=events_with_messages(db, rows), next_cursor=next_cursor)
+
+
+@router.post("/{customer_id}/merge", response_model=CustomerOut)
+def merge_customers(customer_id: int, data: CustomerMerge, db: Db, principal: CurrentPrincipal):
+    """Merge `source_id` into this customer (leads and admins)."""
+    return service.merge(db, principal, customer_id, data.source_id)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tierdesk.db import Base, BigId, UTCDateTime, str_enum
+from tierdesk.kit.time import utcnow
+
+
+class IdentityKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"  # E.164
+    EXTERNAL_ID = "external_id"  # the brand's own account or customer number
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="RESTRICT"), index=True)
+    display_name: Mapped[str | None] = mapped_column(sa.String(200))
+    # Set when this record was merged into another: the survivor holds the identities and the history.
+    merged_into_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    identities: Mapped[list[CustomerIdentity]] = relationship(
+        lazy="raise", order_by="CustomerIdentity.id", back_populates="customer"
+    )
+
+
+class CustomerIdentity(Base):
+    """One way to recognise a customer: an email address, a phone number or an account id, unique in its brand."""
+
+    __tablename__ = "customer_identities"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="RESTRICT"))
+    customer_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[IdentityKind] = mapped_column(str_enum(IdentityKind, "identity_kind"))
+    value: Mapped[str] = mapped_column(sa.String(320))  # normalised: lower-case email, E.164 phone
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship(lazy="raise", back_populates="identities")

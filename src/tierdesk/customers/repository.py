@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from tierdesk.agents.auth import Principal
+from tierdesk.brands.scope import scoped
+from tierdesk.customers.models import Customer, CustomerIdentity, IdentityKind
+from tierdesk.kit.errors import NotFound
+from tierdesk.tickets.models import Message, Ticket, TicketStatus
+
+
+def get_visible(db: Session, principal: Principal, customer_id: int, *, for_update: bool = False) -> Customer:
+    stmt = scoped(sa.select(Customer).where(Customer.id == customer_id), Customer.brand_id, principal).options(
+        selectinload(Customer.identities)
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    customer = db.scalar(stmt)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    return customer
+
+
+def identities_matching(db: Session, brand_id: int, wanted: list[tuple[IdentityKind, str]]) -> list[CustomerIdentity]:
+    if not wanted:
+        return []
+    return list(
+        db.scalars(
+            sa.select(CustomerIdentity).where(
+                CustomerIdentity.brand_id == brand_id,
+                sa.tuple_(CustomerIdentity.kind, CustomerIdentity.value).in_(wanted),
+            )
+        )
+    )
+
+
+def search(
+    db: Session,
+    principal: Principal,
+    *,
+    brand_id: int | None,
+    identity: tuple[IdentityKind, str] | None,
+    text: str | None,
+    after_id: int | None,
+    limit: int,
+) -> list[Customer]:
+    stmt = scoped(sa.select(Customer), Customer.brand_id, principal).where(Customer.merged_into_id.is_(None))
+    if brand_id is not None:
+        stmt = stmt.where(Customer.brand_id == brand_id)
+    if identity is not None:
+        kind, value = identity
+        stmt = stmt.where(
+            Customer.id.in_(
+                sa.select(CustomerIdentity.customer_id).where(
+                    CustomerIdentity.kind == kind, CustomerIdentity.value == value
+                )
+            )
+        )
+    if text:
+        # Prefix match on identities (email, phone, account id) or on the name: what an agent types to find someone.
+        like = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(Customer.display_name).like(like, escape="\\"),
+                Customer.id.in_(
+                    sa.select(CustomerIdentity.customer_id).where(CustomerIdentity.value.like(like, escape="\\"))
+                ),
+            )
+        )
+    if after_id is not None:
+        stmt = stmt.where(Customer.id > after_id)
+    return list(db.scalars(stmt.options(selectinload(Customer.identities)).order_by(Customer.id).limit(limit + 1)))
+
+
+def tickets_of(db: Session, customer_id: int, limit: int) -> list[Ticket]:
+    return list(
+        db.scalars(sa.select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.id.desc()).limit(limit))
+    )
+
+
+def ticket_stats(db: Session, customer_id: int) -> tuple[list[str], int]:
+    """Channels the customer has used, and how many of their tickets are not yet solved."""
+    channels = db.scalars(
+        sa.select(Message.channel)
+        .where(Message.author_customer_id == customer_id)
+        .distinct()
+        .order_by(Message.channel)
+    )
+    open_count = db.scalar(
+        sa.select(sa.func.count()).where(
+            Ticket.customer_id == customer_id, Ticket.status.not_in((TicketStatus.SOLVED, TicketStatus.CLOSED))
+        )
+    )
+    return [c.value for c in channels], open_count or 0

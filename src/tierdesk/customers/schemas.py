@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tierdesk.customers.models import IdentityKind
+from tierdesk.tickets.schemas import TicketOut
+
+
+class Sender(BaseModel):
+    """Who a contact is from: at least one of email, phone or the brand's account id."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    external_id: str | None = Field(default=None, max_length=200, description="the brand's account or customer id")
+    name: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _some_identity(self) -> Sender:
+        if not (self.email or self.phone or self.external_id):
+            raise ValueError("give at least one of email, phone or external_id")
+        return self
+
+
+class IdentityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    kind: IdentityKind
+    value: str
+
+
+class CustomerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    brand_id: int
+    display_name: str | None
+    merged_into_id: int | None
+    identities: list[IdentityOut]
+    created_at: dt.datetime
+
+
+class CustomerHistory(CustomerOut):
+    """A customer with every ticket they opened, on any channel: what an agent reads before answering."""
+
+    channels: list[str]
+    open_tickets: int
+    tickets: list[TicketOut]
+
+
+class CustomerMerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source_id: int = Field(description="the customer merged away; its identities and tickets move to this one")

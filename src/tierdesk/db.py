@@ -1,0 +1,150 @@
+"""Database engine and sessions, the declarative Base, and the column types shared by every domain.
+
+SQLite is the embedded default: WAL journal, a busy timeout, foreign keys on, and write transactions that take the
+write lock up front (BEGIN IMMEDIATE) so two writers queue on the busy timeout instead of failing on a lock upgrade.
+PostgreSQL is the scale-out engine; nothing here is specific to it beyond pool sizes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from tierdesk.config import get_settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Integer keys: BIGINT on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the fast rowid alias.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+JsonData = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware UTC in and out, on both engines (SQLite keeps no offset, so it stores naive UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def str_enum(enum_cls, name: str) -> sa.Enum:
+    """A string column limited to an enum's values, with a CHECK constraint (no native PostgreSQL enum to migrate)."""
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy, not pysqlite, emit BEGIN (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get("tierdesk_write", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str | None = None, *, pool_size: int | None = None) -> Engine:
+    settings = get_settings()
+    url = url or settings.effective_database_url
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=pool_size or settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+        _sqlite_pragmas(engine)
+        return engine
+    return sa.create_engine(
+        url,
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+class Database:
+    """One engine and its two session factories: read sessions and write sessions (which lock early on SQLite)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.read_sessions = sessionmaker(engine, expire_on_commit=False)
+        self.write_sessions = sessionmaker(engine.execution_options(tierdesk_write=True), expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """The unit of work of a job or a CLI command: commit on success, roll back on any error."""
+        factory = self.write_sessions if write else self.read_sessions
+        with factory() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@lru_cache
+def get_database() -> Database:
+    return Database(make_engine())

@@ -1,0 +1,214 @@
+"""Contact intake: the single entry every channel uses.
+
+A contact passes through a list of steps inside the caller's transaction: identify the customer, find the ticket it
+continues, decide where a new ticket goes, open it, record the message. Triage and routing plug in as further steps
+(triage before `choose_destination` fills in the decision; routing after `record_message` offers the ticket), so a
+contact is accepted whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tierdesk.agents.auth import Principal
+from tierdesk.brands.models import Brand
+from tierdesk.brands.service import resolve_brand
+from tierdesk.customers import service as customers
+from tierdesk.customers.models import Customer
+from tierdesk.intake.schemas import ContactIn, ContactResult
+from tierdesk.kit.errors import InvalidInput
+from tierdesk.kit.time import ensure_utc
+from tierdesk.kit.vocabulary import Department, Priority
+from tierdesk.routing import repository as queues
+from tierdesk.routing.models import Queue
+from tierdesk.tickets import repository as tickets
+from tierdesk.tickets import service as ticket_work
+from tierdesk.tickets.models import Message, MessageDirection, Ticket
+from tierdesk.tickets.schemas import TicketOut
+from tierdesk.tickets.service import CUSTOMER_ACTOR, SYSTEM_ACTOR, Actor
+
+SUBJECT_FROM_BODY = 120
+
+
+@dataclass
+class IntakeContext:
+    contact: ContactIn
+    brand: Brand
+    actor: Actor
+    phone_region: str | None
+    body_text: str = ""
+    body_html: str = ""
+    customer: Customer | None = None
+    customer_created: bool = False
+    possible_duplicates: list[int] = field(default_factory=list)
+    ticket: Ticket | None = None
+    threaded: bool = False
+    message: Message | None = None
+    # Where a new ticket goes. Explicit input sets it today; the triage step will set it from the message.
+    department: Department | None = None
+    queue: Queue | None = None
+    priority: Priority = Priority.NORMAL
+    intent: str | None = None
+    decision_reason: str | None = None
+
+
+IntakeStep = Callable[[Session, IntakeContext], None]
+
+
+def identify_customer(db: Session, ctx: IntakeContext) -> None:
+    found = customers.identify(db, ctx.brand.id, ctx.contact.sender, ctx.phone_region)
+    ctx.customer, ctx.customer_created = found.customer, found.created
+    ctx.possible_duplicates = found.conflicting_customer_ids
+
+
+def continue_thread(db: Session, ctx: IntakeContext) -> None:
+    if ctx.contact.thread_ref and not ctx.customer_created:
+        ctx.ticket = tickets.find_thread(db, ctx.brand.id, ctx.customer.id, ctx.contact.thread_ref)
+        ctx.threaded = ctx.ticket is not None
+
+
+def explicit_destination(db: Session, ctx: IntakeContext) -> None:
+    """What the sender or the channel already decided: a named queue, a department, a priority."""
+    c = ctx.contact
+    if c.priority:
+        ctx.priority = c.priority
+    if c.intent:
+        ctx.intent = c.intent
+    if c.department:
+        ctx.department = c.department
+        ctx.decision_reason = "department given with the contact"
+    if c.queue:
+        queue = queues.in_brand(db, ctx.brand.id, c.queue)
+        if queue is None or not queue.is_active:
+            raise InvalidInput(f"brand '{ctx.brand.slug}' has no active queue '{c.queue}'", field="queue")
+        if c.department and queue.department and queue.department != c.department:
+            raise InvalidInput(
+                f"queue '{queue.slug}' belongs to {queue.department.value}, not {c.department.value}",
+                field="department",
+            )
+        ctx.queue = queue
+        ctx.decision_reason = "queue given with the contact"
+
+
+def choose_destination(db: Session, ctx: IntakeContext) -> None:
+    """A department without a queue goes to that department's entry queue; nothing decided goes to human triage."""
+    if ctx.queue is None and ctx.department is not None:
+        ctx.queue = queues.default_for_department(db, ctx.brand.id, ctx.department)
+    if ctx.queue is None:
+        ctx.queue = queues.triage_queue(db, ctx.brand.id)
+        ctx.decision_reason = ctx.decision_reason or "not triaged yet: waiting for a person to decide"
+
+
+def open_ticket(db: Session, ctx: IntakeContext) -> None:
+    subject = (ctx.contact.subject or "").strip() or _subject_from(ctx.body_text)
+    ctx.ticket = ticket_work.open_ticket(
+        db,
+        brand_id=ctx.brand.id,
+        customer_id=ctx.customer.id,
+        subject=subject,
+        channel=ctx.contact.channel,
+        queue=ctx.queue,
+        priority=ctx.priority,
+        department=ctx.department,
+        intent=ctx.intent,
+        actor=ctx.actor,
+        reason=ctx.decision_reason,
+    )
+
+
+def record_message(db: Session, ctx: IntakeContext) -> None:
+    c = ctx.contact
+    ctx.message = ticket_work.add_message(
+        db,
+        ctx.ticket,
+        direction=MessageDirection.INBOUND,
+        channel=c.channel,
+        body_text=ctx.body_text,
+        body_html=ctx.body_html,
+        actor=CUSTOMER_ACTOR,
+        author_customer_id=ctx.customer.id,
+        external_id=c.external_id,
+        thread_ref=c.thread_ref,
+        at=ensure_utc(c.received_at) if c.received_at else None,
+    )
+
+
+def _subject_from(body: str) -> str:
+    first = next((line.strip() for line in body.splitlines() if line.strip()), "")
+    if len(first) > SUBJECT_FROM_BODY:
+        first = first[: SUBJECT_FROM_BODY - 1].rstrip() + "…"
+    return first or "(no subject)"
+
+
+@dataclass
+class IntakePipeline:
+    # Steps for every contact, then steps that run only when the contact opens a new ticket, then steps for all.
+    before: list[IntakeStep]
+    new_ticket: list[IntakeStep]
+    after: list[IntakeStep]
+    phone_region: str | None = None
+    attempts: int = 3
+
+    def receive(self, db: Session, principal: Principal, contact: ContactIn) -> ContactResult:
+        brand = resolve_brand(db, principal, contact.brand)
+        for attempt in range(self.attempts):
+            try:
+                # A savepoint, so a lost race (two first contacts from one new address at once, or one message
+                # delivered twice at once) is retried against what the other transaction committed.
+                with db.begin_nested():
+                    return self._run(db, principal, brand, contact)
+            except IntegrityError:
+                if attempt == self.attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _run(self, db: Session, principal: Principal, brand: Brand, contact: ContactIn) -> ContactResult:
+        if contact.external_id:
+            earlier = tickets.message_by_external_id(db, brand.id, contact.external_id)
+            if earlier is not None:
+                ticket = db.get(Ticket, earlier.ticket_id)
+                return ContactResult(
+                    ticket=TicketOut.model_validate(ticket),
+                    customer_id=ticket.customer_id,
+                    message_id=earlier.id,
+                    threaded=False,
+                    customer_created=False,
+                    duplicate=True,
+                )
+        ctx = IntakeContext(
+            contact=contact,
+            brand=brand,
+            actor=Actor.of(principal) if principal.agent_id else SYSTEM_ACTOR,
+            phone_region=self.phone_region,
+        )
+        ctx.body_text, ctx.body_html = ticket_work.message_bodies(contact.body, contact.body_html)
+        if not ctx.body_text:
+            raise InvalidInput("the contact is empty: give body or body_html with some text", field="body")
+        for step in self.before:
+            step(db, ctx)
+        if ctx.ticket is None:
+            for step in self.new_ticket:
+                step(db, ctx)
+        for step in self.after:
+            step(db, ctx)
+        return ContactResult(
+            ticket=TicketOut.model_validate(ctx.ticket),
+            customer_id=ctx.customer.id,
+            message_id=ctx.message.id,
+            threaded=ctx.threaded,
+            customer_created=ctx.customer_created,
+            possible_duplicate_customers=ctx.possible_duplicates,
+        )
+
+
+def default_pipeline(phone_region: str | None = None) -> IntakePipeline:
+    return IntakePipeline(
+        before=[identify_customer, continue_thread],
+        new_ticket=[explicit_destination, choose_destination, open_ticket],
+        after=[record_message],
+        phone_region=phone_region,
+    )

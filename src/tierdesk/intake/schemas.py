@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tierdesk.customers.schemas import Sender
+from tierdesk.kit.vocabulary import Channel, Department, Priority
+from tierdesk.tickets.schemas import TicketOut
+
+
+class ContactIn(BaseModel):
+    """One inbound contact, as every channel adapter hands it to intake."""
+
+    model_config = ConfigDict(extra="forbid")
+    brand: str = Field(description="slug of the brand the contact is for")
+    channel: Channel
+    sender: Sender
+    subject: str | None = Field(default=None, max_length=500, description="default: the body's first line")
+    body: str | None = Field(default=None, max_length=200_000, description="plain text")
+    body_html: str | None = Field(default=None, max_length=1_000_000, description="HTML; sanitised before storing")
+    thread_ref: str | None = Field(
+        default=None,
+        max_length=500,
+        description="what this continues: an earlier message's external_id (email In-Reply-To), a conversation id "
+        "shared by all its messages (chat), or 'ticket:<id>'",
+    )
+    external_id: str | None = Field(
+        default=None,
+        max_length=500,
+        description="the channel's own id of this message (email Message-ID); a second delivery of the same id is "
+        "recognised and not recorded twice",
+    )
+    received_at: dt.datetime | None = Field(default=None, description="when the channel received it; default now")
+    department: Department | None = Field(default=None, description="until triage decides: CS or TS")
+    queue: str | None = Field(default=None, description="slug or id of a queue of the brand")
+    priority: Priority | None = None
+    intent: str | None = Field(default=None, max_length=100)
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone offset, e.g. 2026-11-23T14:00:00Z")
+        return value
+
+
+class ContactResult(BaseModel):
+    ticket: TicketOut
+    customer_id: int
+    message_id: int
+    threaded: bool = Field(description="true when the message continued an existing ticket")
+    customer_created: bool
+    duplicate: bool = Field(default=False, description="true when this external_id was received before")
+    possible_duplicate_customers: list[int] = Field(
+        default_factory=list, description="other customers holding one of the sender's identities: a merge to review"
+    )

@@ -1,0 +1,68 @@
+"""The worker loop: claims due work from the database and does it, one transaction per job run.
+
+Runs inside `tierdesk serve` (a background thread) or alone as `tierdesk worker`. Any number run side by side: every
+job claims its rows with compare-and-set updates (and SKIP LOCKED on PostgreSQL), so nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from tierdesk.config import Settings
+from tierdesk.db import Database
+from tierdesk.tickets.tasks import close_solved_tickets
+
+log = logging.getLogger("tierdesk.worker")
+
+
+@dataclass
+class Job:
+    name: str
+    run: Callable[[Session], int]  # does what is due, returns how many things it did
+
+
+def default_jobs(settings: Settings) -> list[Job]:
+    after = dt.timedelta(hours=settings.auto_close_after_hours)
+    return [Job("close_solved_tickets", lambda db: close_solved_tickets(db, after))]
+
+
+class Worker:
+    def __init__(self, database: Database, jobs: list[Job], poll_seconds: float = 1.0):
+        self.database = database
+        self.jobs = jobs
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+
+    def run_once(self) -> dict[str, int]:
+        """One pass over every job; a failing job is logged and retried on the next pass, the others go on."""
+        done = {}
+        for job in self.jobs:
+            try:
+                with self.database.transaction() as db:
+                    done[job.name] = job.run(db)
+            except Exception:
+                log.exception("job %s failed; it will be retried", job.name)
+                done[job.name] = 0
+        return done
+
+    def run_forever(self) -> None:
+        log.info("worker started: %s", ", ".join(j.name for j in self.jobs))
+        while not self.stopping.is_set():
+            done = self.run_once()
+            if not any(done.values()):  # busy: go straight on; idle: wait for the next poll
+                self.stopping.wait(self.poll_seconds)
+        log.info("worker stopped")
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="tierdesk-worker", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.stopping.set()

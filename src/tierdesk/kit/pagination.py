@@ -1,0 +1,47 @@
+"""Cursor (keyset) pagination: stable under inserts, constant cost per page at any depth."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from tierdesk.kit.errors import InvalidInput
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(position: dict) -> str:
+    raw = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        position = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("cursor is not one this API returned", field="cursor") from None
+    if not isinstance(position, dict) or set(position) != set(keys):
+        raise InvalidInput("cursor is not one this API returned", field="cursor")
+    return position
+
+
+def page_of(rows: list, limit: int, position_of) -> tuple[list, str | None]:
+    """Rows were fetched with limit + 1: the extra row only tells whether another page exists."""
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, encode_cursor(position_of(rows[-1]))
+    return rows, None

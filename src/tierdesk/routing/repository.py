@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from tierdesk.agents.auth import Principal
+from tierdesk.brands.scope import scoped
+from tierdesk.kit.errors import NotFound
+from tierdesk.kit.vocabulary import Department
+from tierdesk.routing.models import Queue, QueueKind
+from tierdesk.tickets.models import Ticket, TicketStatus
+
+WAITING_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN)
+
+
+def get_visible(db: Session, principal: Principal, queue_id: int) -> Queue:
+    queue = db.scalar(
+        scoped(sa.select(Queue).where(Queue.id == queue_id), Queue.brand_id, principal).options(
+            selectinload(Queue.required_skills)
+        )
+    )
+    if queue is None:
+        raise NotFound(f"queue {queue_id} not found")
+    return queue
+
+
+def list_visible(db: Session, principal: Principal, brand_id: int | None = None) -> list[Queue]:
+    stmt = scoped(sa.select(Queue), Queue.brand_id, principal).options(selectinload(Queue.required_skills))
+    if brand_id is not None:
+        stmt = stmt.where(Queue.brand_id == brand_id)
+    return list(db.scalars(stmt.order_by(Queue.brand_id, Queue.tier, Queue.slug)))
+
+
+def waiting_counts(db: Session, queue_ids: list[int]) -> dict[int, int]:
+    if not queue_ids:
+        return {}
+    rows = db.execute(
+        sa.select(Ticket.queue_id, sa.func.count())
+        .where(
+            Ticket.queue_id.in_(queue_ids),
+            Ticket.status.in_(WAITING_STATUSES),
+            Ticket.assignee_id.is_(None),
+        )
+        .group_by(Ticket.queue_id)
+    )
+    return dict(rows.tuples().all())
+
+
+def in_brand(db: Session, brand_id: int, ref: str | int) -> Queue | None:
+    """A queue of the brand by slug or id."""
+    stmt = sa.select(Queue).where(Queue.brand_id == brand_id)
+    if isinstance(ref, int) or ref.isdigit():
+        stmt = stmt.where(Queue.id == int(ref))
+    else:
+        stmt = stmt.where(Queue.slug == ref)
+    return db.scalar(stmt)
+
+
+def default_for_department(db: Session, brand_id: int, department: Department) -> Queue | None:
+    """The entry queue of a department: its active standard queue of the lowest tier."""
+    return db.scalar(
+        sa.select(Queue)
+        .where(
+            Queue.brand_id == brand_id,
+            Queue.department == department,
+            Queue.kind == QueueKind.STANDARD,
+            Queue.is_active.is_(True),
+        )
+        .order_by(Queue.tier, Queue.id)
+        .limit(1)
+    )
+
+
+def triage_queue(db: Session, brand_id: int) -> Queue:
+    queue = db.scalar(
+        sa.select(Queue).where(Queue.brand_id == brand_id, Queue.kind == QueueKind.TRIAGE).order_by(Queue.id).limit(1)
+    )
+    if queue is None:  # created with every brand; missing only if someone deleted it by hand
+        raise NotFound(f"brand {brand_id} has no triage queue")
+    return queue

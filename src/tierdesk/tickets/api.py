@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+
+from tierdesk.brands.service import resolve_brand
+from tierdesk.deps import CurrentPrincipal, Db
+from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
+from tierdesk.kit.vocabulary import Channel, Department, Priority
+from tierdesk.tickets import repository, service
+from tierdesk.tickets.models import TicketStatus
+from tierdesk.tickets.repository import TicketFilters
+from tierdesk.tickets.schemas import (
+    DispositionCreate,
+    DispositionOut,
+    EventOut,
+    MessageCreate,
+    MessageOut,
+    TicketOut,
+    TicketUpdate,
+)
+from tierdesk.tickets.views import events_with_messages
+
+router = APIRouter(prefix="/tickets", tags=["tickets"])
+dispositions_router = APIRouter(prefix="/dispositions", tags=["dispositions"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+@router.get("", response_model=Page[TicketOut])
+def list_tickets(
+    db: Db,
+    principal: CurrentPrincipal,
+    brand: str | None = None,
+    status: Annotated[list[TicketStatus] | None, Query(description="repeat for several")] = None,
+    priority: Priority | None = None,
+    department: Department | None = None,
+    queue_id: int | None = None,
+    assignee_id: int | None = None,
+    unassigned: bool | None = None,
+    customer_id: int | None = None,
+    channel: Channel | None = None,
+    order: Literal["newest", "oldest"] = "newest",
+    cursor: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+):
+    filters = TicketFilters(
+        brand_id=resolve_brand(db, principal, brand).id if brand else None,
+        statuses=status,
+        priority=priority,
+        department=department,
+        queue_id=queue_id,
+        assignee_id=assignee_id,
+        unassigned=unassigned,
+        customer_id=customer_id,
+        channel=channel,
+    )
+    position = decode_cursor(cursor, keys=("id",))
+    rows = repository.list_visible(
+        db, principal, filters, after_id=position and position["id"], limit=limit, newest_first=order == "newest"
+    )
+    rows, next_cursor = page_of(rows, limit, lambda t: {"id": t.id})
+    return Page(items=[TicketOut.model_validate(t) for t in rows], next_cursor=next_cursor)
+
+
+@router.get("/{ticket_id}", response_model=TicketOut)
+def get_ticket(ticket_id: int, db: Db, principal: CurrentPrincipal):
+    return repository.get_visible(db, principal, ticket_id)
+
+
+@router.patch("/{ticket_id}", response_model=TicketOut)
+def update_ticket(ticket_id: int, data: TicketUpdate, db: Db, principal: CurrentPrincipal):
+    """Change status, priority, queue, assignee, department, intent, subject or disposition; each change is an event."""
+    return service.update_ticket(db, principal, ticket_id, data)
+
+
+@router.get("/{ticket_id}/messages", response_model=Page[MessageOut])
+def list_messages(ticket_id: int, db: Db, principal: CurrentPrincipal, cursor: str | None = None,
+                  limit: Limit = DEFAULT_LIMIT):
+    ticket = repository.get_visible(db, principal, ticket_id)
+    position = decode_cursor(cursor, keys=("id",))
+    rows = repository.messages_of_ticket(db, ticket.id, after_id=position and position["id"], limit=limit)
+    rows, next_cursor = page_of(rows, limit, lambda m: {"id": m.id})
+    return Page(items=[MessageOut.model_validate(m) for m in rows], next_cursor=next_cursor)
+
+
+@router.post("/{ticket_id}/messages", response_model=MessageOut, status_code=status.HTTP_201_CREATED)
+def add_message(ticket_id: int, data: MessageCreate, db: Db, principal: CurrentPrincipal):
+    """An agent's public reply (`outbound`) or internal note (`note`)."""
+    return service.reply(db, principal, ticket_id, data)
+
+
+@router.get("/{ticket_id}/timeline", response_model=Page[EventOut])
+def timeline(ticket_id: int, db: Db, principal: CurrentPrincipal, cursor: str | None = None,
+             limit: Limit = DEFAULT_LIMIT):
+    """Every change and message of the ticket, oldest first: who, when, before and after."""
+    ticket = repository.get_visible(db, principal, ticket_id)
+    position = decode_cursor(cursor, keys=("id",))
+    rows = repository.events_of_ticket(db, ticket.id, after_id=position and position["id"], limit=limit)
+    rows, next_cursor = page_of(rows, limit, lambda e: {"id": e.id})
+    return Page(items=events_with_messages(db, rows), next_cursor=next_cursor)
+
+
+@dispositions_router.get("", response_model=list[DispositionOut])
+def list_dispositions(db: Db, principal: CurrentPrincipal, brand: str | None = None):
+    brand_id = resolve_brand(db, principal, brand).id if brand else None
+    return repository.dispositions_visible(db, principal, brand_id)
+
+
+@dispositions_router.post("", response_model=DispositionOut, status_code=status.HTTP_201_CREATED)
+def create_disposition(data: DispositionCreate, db: Db, principal: CurrentPrincipal):
+    return service.create_disposition(db, principal, data)

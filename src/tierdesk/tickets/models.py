@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tierdesk.db import Base, BigId, JsonData, UTCDateTime, str_enum
+from tierdesk.kit.time import utcnow
+from tierdesk.kit.vocabulary import Channel, Department, Priority
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"  # nobody has worked it yet
+    OPEN = "open"  # being worked
+    PENDING = "pending"  # waiting on the customer
+    ON_HOLD = "on_hold"  # waiting on a third party (vendor, engineering)
+    SOLVED = "solved"  # answered; reopens if the customer writes again, closes by itself later
+    CLOSED = "closed"  # final: a new message opens a follow-up ticket
+
+
+class MessageDirection(StrEnum):
+    INBOUND = "inbound"  # from the customer
+    OUTBOUND = "outbound"  # a public reply to the customer
+    NOTE = "note"  # internal, agents only
+
+
+class ActorKind(StrEnum):
+    AGENT = "agent"
+    CUSTOMER = "customer"
+    SYSTEM = "system"
+
+
+class DispositionCode(Base):
+    """How a ticket ended ("refund issued", "fixed by reboot", "escalated to vendor"), chosen when it is solved."""
+
+    __tablename__ = "disposition_codes"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="RESTRICT"))
+    code: Mapped[str] = mapped_column(sa.String(64))
+    label: Mapped[str] = mapped_column(sa.String(200))
+    department: Mapped[Department | None] = mapped_column(str_enum(Department, "department"))
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        sa.CheckConstraint("tier BETWEEN 0 AND 3", name="tier_range"),
+        sa.Index("ix_tickets_brand_status_id", "brand_id", "status", "id"),
+        sa.Index("ix_tickets_customer_id_id", "customer_id", "id"),
+        sa.Index("ix_tickets_queue_status", "queue_id", "status"),
+        sa.Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        sa.Index("ix_tickets_status_solved_at", "status", "solved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="RESTRICT"))
+    customer_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="RESTRICT"))
+    subject: Mapped[str] = mapped_column(sa.String(500))
+    status: Mapped[TicketStatus] = mapped_column(str_enum(TicketStatus, "ticket_status"), default=TicketStatus.NEW)
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority, "priority"), default=Priority.NORMAL)
+    department: Mapped[Department | None] = mapped_column(str_enum(Department, "department"))
+    intent: Mapped[str | None] = mapped_column(sa.String(100))
+    queue_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("queues.id", ondelete="RESTRICT"))
+    tier: Mapped[int] = mapped_column(sa.SmallInteger, default=1)
+    assignee_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="SET NULL"))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))  # where the first contact came from
+    disposition_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("disposition_codes.id"))
+    message_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_inbound_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    solved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # A channel's own message id (email Message-ID, chat frame id): a retried delivery is recognised, not doubled.
+        sa.UniqueConstraint("brand_id", "external_id"),
+        sa.Index("ix_messages_ticket_id_id", "ticket_id", "id"),
+        sa.Index("ix_messages_brand_thread_ref", "brand_id", "thread_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id", ondelete="CASCADE"))
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="RESTRICT"))
+    direction: Mapped[MessageDirection] = mapped_column(str_enum(MessageDirection, "message_direction"))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
+    author_agent_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="SET NULL"))
+    author_customer_id: Mapped[int | None] = mapped_column(
+        BigId, sa.ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str] = mapped_column(sa.Text)  # sanitised, safe to render
+    external_id: Mapped[str | None] = mapped_column(sa.String(500))
+    thread_ref: Mapped[str | None] = mapped_column(sa.String(500))  # what the sender said it continues
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketEvent(Base):
+    """One change to a ticket: what, who, when, before and after. The audit trail and the customer timeline."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (
+        sa.Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),
+        sa.Index("ix_ticket_events_customer_id_id", "customer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id", ondelete="CASCADE"))
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="RESTRICT"))
+    customer_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    actor_kind: Mapped[ActorKind] = mapped_column(str_enum(ActorKind, "actor_kind"))
+    actor_agent_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="SET NULL"))
+    message_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("messages.id", ondelete="SET NULL"))
+    before: Mapped[dict | None] = mapped_column(JsonData)
+    after: Mapped[dict | None] = mapped_column(JsonData)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tierdesk.agents.auth import Principal
+from tierdesk.brands.scope import scoped
+from tierdesk.kit.errors import NotFound
+from tierdesk.kit.vocabulary import Channel, Department, Priority
+from tierdesk.tickets.lifecycle import THREADABLE
+from tierdesk.tickets.models import DispositionCode, Message, Ticket, TicketEvent, TicketStatus
+
+# A thread reference of this form names a ticket directly (a web form or chat widget that knows its ticket).
+_TICKET_REF = re.compile(r"^ticket:(\d{1,18})$")
+
+
+@dataclass
+class TicketFilters:
+    brand_id: int | None = None
+    statuses: list[TicketStatus] | None = None
+    priority: Priority | None = None
+    department: Department | None = None
+    queue_id: int | None = None
+    assignee_id: int | None = None
+    unassigned: bool | None = None
+    customer_id: int | None = None
+    channel: Channel | None = None
+
+
+def get_visible(db: Session, principal: Principal, ticket_id: int, *, for_update: bool = False) -> Ticket:
+    stmt = scoped(sa.select(Ticket).where(Ticket.id == ticket_id), Ticket.brand_id, principal)
+    if for_update:
+        stmt = stmt.with_for_update()  # concurrent updates of one ticket queue up instead of overwriting
+    ticket = db.scalar(stmt)
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} not found")
+    return ticket
+
+
+def list_visible(
+    db: Session, principal: Principal, f: TicketFilters, *, after_id: int | None, limit: int, newest_first: bool
+) -> list[Ticket]:
+    stmt = scoped(sa.select(Ticket), Ticket.brand_id, principal)
+    conditions = []
+    if f.brand_id is not None:
+        conditions.append(Ticket.brand_id == f.brand_id)
+    if f.statuses:
+        conditions.append(Ticket.status.in_(f.statuses))
+    for column, value in (
+        (Ticket.priority, f.priority),
+        (Ticket.department, f.department),
+        (Ticket.queue_id, f.queue_id),
+        (Ticket.assignee_id, f.assignee_id),
+        (Ticket.customer_id, f.customer_id),
+        (Ticket.channel, f.channel),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if f.unassigned is True:
+        conditions.append(Ticket.assignee_id.is_(None))
+    elif f.unassigned is False:
+        conditions.append(Ticket.assignee_id.is_not(None))
+    if after_id is not None:
+        conditions.append(Ticket.id < after_id if newest_first else Ticket.id > after_id)
+    order = Ticket.id.desc() if newest_first else Ticket.id.asc()
+    return list(db.scalars(stmt.where(*conditions).order_by(order).limit(limit + 1)))
+
+
+def message_by_external_id(db: Session, brand_id: int, external_id: str) -> Message | None:
+    return db.scalar(sa.select(Message).where(Message.brand_id == brand_id, Message.external_id == external_id))
+
+
+def find_thread(db: Session, brand_id: int, customer_id: int, thread_ref: str) -> Ticket | None:
+    """The customer's ticket that a thread reference continues, if it can still take messages.
+
+    A reference matches a ticket directly ("ticket:123"), or any earlier message of the ticket by that message's own
+    id (an email's In-Reply-To) or by the thread reference it carried (a chat conversation id).
+    """
+    base = sa.select(Ticket).where(
+        Ticket.brand_id == brand_id, Ticket.customer_id == customer_id, Ticket.status.in_(THREADABLE)
+    )
+    direct = _TICKET_REF.match(thread_ref)
+    if direct:
+        return db.scalar(base.where(Ticket.id == int(direct.group(1))))
+    earlier = sa.select(Message.ticket_id).where(
+        Message.brand_id == brand_id, sa.or_(Message.external_id == thread_ref, Message.thread_ref == thread_ref)
+    )
+    return db.scalar(base.where(Ticket.id.in_(earlier)).order_by(Ticket.id.desc()).limit(1))
+
+
+def _events(db: Session, where, *, after_id: int | None, limit: int) -> list[TicketEvent]:
+    stmt = sa.select(TicketEvent).where(where).order_by(TicketEvent.id).limit(limit + 1)
+    if after_id is not None:
+        stmt = stmt.where(TicketEvent.id > after_id)
+    return list(db.scalars(stmt))
+
+
+def events_of_ticket(db: Session, ticket_id: int, *, after_id: int | None, limit: int) -> list[TicketEvent]:
+    return _events(db, TicketEvent.ticket_id == ticket_id, after_id=after_id, limit=limit)
+
+
+def events_of_customer(db: Session, customer_id: int, *, after_id: int | None, limit: int) -> list[TicketEvent]:
+    return _events(db, TicketEvent.customer_id == customer_id, after_id=after_id, limit=limit)
+
+
+def messages_by_id(db: Session, ids: list[int]) -> dict[int, Message]:
+    if not ids:
+        return {}
+    return {m.id: m for m in db.scalars(sa.select(Message).where(Message.id.in_(ids)))}
+
+
+def messages_of_ticket(db: Session, ticket_id: int, *, after_id: int | None, limit: int) -> list[Message]:
+    stmt = sa.select(Message).where(Message.ticket_id == ticket_id).order_by(Message.id).limit(limit + 1)
+    if after_id is not None:
+        stmt = stmt.where(Message.id > after_id)
+    return list(db.scalars(stmt))
+
+
+def disposition_in_brand(db: Session, brand_id: int, code: str) -> DispositionCode | None:
+    return db.scalar(
+        sa.select(DispositionCode).where(DispositionCode.brand_id == brand_id, DispositionCode.code == code)
+    )
+
+
+def dispositions_visible(db: Session, principal: Principal, brand_id: int | None) -> list[DispositionCode]:
+    stmt = scoped(sa.select(DispositionCode), DispositionCode.brand_id, principal)
+    if brand_id is not None:
+        stmt = stmt.where(DispositionCode.brand_id == brand_id)
+    return list(db.scalars(stmt.order_by(DispositionCode.brand_id, DispositionCode.code)))

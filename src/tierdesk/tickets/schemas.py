@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tierdesk.kit.vocabulary import Channel, Department, Priority
+from tierdesk.tickets.models import ActorKind, MessageDirection, TicketStatus
+
+
+class TicketOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    brand_id: int
+    customer_id: int
+    subject: str
+    status: TicketStatus
+    priority: Priority
+    department: Department | None
+    intent: str | None
+    queue_id: int
+    tier: int
+    assignee_id: int | None
+    channel: Channel
+    disposition_id: int | None
+    message_count: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_inbound_at: dt.datetime | None
+    first_response_at: dt.datetime | None
+    solved_at: dt.datetime | None
+    closed_at: dt.datetime | None
+
+
+class TicketUpdate(BaseModel):
+    """Fields to change; those left out stay as they are. `assignee_id: null` unassigns."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    queue_id: int | None = None
+    assignee_id: int | None = None
+    department: Department | None = None
+    intent: str | None = Field(default=None, max_length=100)
+    subject: str | None = Field(default=None, min_length=1, max_length=500)
+    disposition: str | None = Field(default=None, max_length=64, description="disposition code, when solving")
+    reason: str | None = Field(default=None, max_length=2000, description="why: recorded with the change")
+
+
+class MessageCreate(BaseModel):
+    """An agent's public reply or internal note. Customer messages come in through POST /contacts."""
+
+    model_config = ConfigDict(extra="forbid")
+    direction: Literal["outbound", "note"] = "outbound"
+    body: str | None = Field(default=None, max_length=200_000)
+    body_html: str | None = Field(default=None, max_length=1_000_000)
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    ticket_id: int
+    direction: MessageDirection
+    channel: Channel
+    author_agent_id: int | None
+    author_customer_id: int | None
+    body_text: str
+    body_html: str
+    external_id: str | None
+    thread_ref: str | None
+    created_at: dt.datetime
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    ticket_id: int
+    kind: str
+    actor_kind: ActorKind
+    actor_agent_id: int | None
+    before: dict | None
+    after: dict | None
+    reason: str | None
+    created_at: dt.datetime
+    message: MessageOut | None = None
+
+
+class DispositionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    brand: str
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    label: str = Field(min_length=1, max_length=200)
+    department: Department | None = None
+
+
+class DispositionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    brand_id: int
+    code: str
+    label: str
+    department: Department | None
+    is_active: bool

@@ -1,0 +1,322 @@
+"""Ticket work: opening, messages, updates with their events. Services flush, never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tierdesk.agents.auth import Principal
+from tierdesk.agents.models import Agent, AgentRole, agent_brands
+from tierdesk.brands.service import resolve_brand
+from tierdesk.kit.errors import Conflict, InvalidInput
+from tierdesk.kit.html import html_from_text, sanitize_html, text_from_html
+from tierdesk.kit.time import utcnow
+from tierdesk.kit.vocabulary import Channel, Department, Priority
+from tierdesk.routing import repository as queues
+from tierdesk.routing.models import Queue
+from tierdesk.tickets import repository
+from tierdesk.tickets.lifecycle import REOPENED_BY_CUSTOMER, check_transition
+from tierdesk.tickets.models import (
+    ActorKind,
+    DispositionCode,
+    Message,
+    MessageDirection,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+from tierdesk.tickets.schemas import DispositionCreate, MessageCreate, TicketUpdate
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change, as the audit trail records it."""
+
+    kind: ActorKind
+    agent_id: int | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(ActorKind.AGENT, principal.agent_id) if principal.agent_id is not None else SYSTEM_ACTOR
+
+
+SYSTEM_ACTOR = Actor(ActorKind.SYSTEM)
+CUSTOMER_ACTOR = Actor(ActorKind.CUSTOMER)
+
+_MESSAGE_EVENT = {
+    MessageDirection.INBOUND: "message_received",
+    MessageDirection.OUTBOUND: "reply_sent",
+    MessageDirection.NOTE: "note_added",
+}
+
+
+def record_event(
+    db: Session,
+    ticket: Ticket,
+    kind: str,
+    actor: Actor,
+    *,
+    before: dict | None = None,
+    after: dict | None = None,
+    reason: str | None = None,
+    message_id: int | None = None,
+    at: dt.datetime | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        brand_id=ticket.brand_id,
+        customer_id=ticket.customer_id,
+        kind=kind,
+        actor_kind=actor.kind,
+        actor_agent_id=actor.agent_id,
+        before=before,
+        after=after,
+        reason=reason,
+        message_id=message_id,
+        created_at=at or utcnow(),
+    )
+    db.add(event)
+    return event
+
+
+def message_bodies(text: str | None, html: str | None) -> tuple[str, str]:
+    """Plain text and sanitised HTML of a message, each derived from the other when only one is given."""
+    text = (text or "").strip()
+    clean_html = sanitize_html(html) if html and html.strip() else ""
+    if not text and clean_html:
+        text = text_from_html(clean_html)
+    if not clean_html and text:
+        clean_html = html_from_text(text)
+    return text, clean_html
+
+
+def open_ticket(
+    db: Session,
+    *,
+    brand_id: int,
+    customer_id: int,
+    subject: str,
+    channel: Channel,
+    queue: Queue,
+    priority: Priority,
+    department: Department | None,
+    intent: str | None,
+    actor: Actor,
+    reason: str | None = None,
+) -> Ticket:
+    now = utcnow()
+    ticket = Ticket(
+        brand_id=brand_id,
+        customer_id=customer_id,
+        subject=subject,
+        status=TicketStatus.NEW,
+        priority=priority,
+        department=department or queue.department,
+        intent=intent,
+        queue_id=queue.id,
+        tier=queue.tier,
+        channel=channel,
+        message_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(ticket)
+    db.flush()
+    record_event(
+        db,
+        ticket,
+        "created",
+        actor,
+        after={
+            "subject": subject,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "department": ticket.department,
+            "intent": intent,
+            "queue_id": queue.id,
+            "tier": ticket.tier,
+            "channel": channel,
+        },
+        reason=reason,
+        at=now,
+    )
+    return ticket
+
+
+def _set_status(db: Session, ticket: Ticket, target: TicketStatus, actor: Actor, reason: str | None) -> None:
+    check_transition(ticket.status, target)
+    if target == ticket.status:
+        return
+    before = ticket.status
+    now = utcnow()
+    if target is TicketStatus.SOLVED:
+        ticket.solved_at = now
+    elif target is TicketStatus.CLOSED:
+        ticket.closed_at = now
+    elif before is TicketStatus.SOLVED:  # reopened: the earlier outcome no longer holds
+        ticket.solved_at = None
+        ticket.disposition_id = None
+    ticket.status = target
+    record_event(db, ticket, "status_changed", actor, before={"status": before}, after={"status": target}, reason=reason)
+
+
+def add_message(
+    db: Session,
+    ticket: Ticket,
+    *,
+    direction: MessageDirection,
+    channel: Channel,
+    body_text: str,
+    body_html: str,
+    actor: Actor,
+    author_agent_id: int | None = None,
+    author_customer_id: int | None = None,
+    external_id: str | None = None,
+    thread_ref: str | None = None,
+    at: dt.datetime | None = None,
+) -> Message:
+    now = utcnow()
+    at = at or now
+    message = Message(
+        ticket_id=ticket.id,
+        brand_id=ticket.brand_id,
+        direction=direction,
+        channel=channel,
+        author_agent_id=author_agent_id,
+        author_customer_id=author_customer_id,
+        body_text=body_text,
+        body_html=body_html,
+        external_id=external_id,
+        thread_ref=thread_ref,
+        created_at=at,
+    )
+    db.add(message)
+    db.flush()
+    ticket.message_count = (ticket.message_count or 0) + 1
+    ticket.updated_at = now
+    record_event(db, ticket, _MESSAGE_EVENT[direction], actor, message_id=message.id, at=at)
+    if direction is MessageDirection.INBOUND:
+        ticket.last_inbound_at = at
+        if ticket.status in REOPENED_BY_CUSTOMER:
+            _set_status(db, ticket, TicketStatus.OPEN, CUSTOMER_ACTOR, "the customer wrote again")
+    elif direction is MessageDirection.OUTBOUND:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = at
+        if ticket.status is TicketStatus.NEW:
+            _set_status(db, ticket, TicketStatus.OPEN, actor, "first reply")
+    db.flush()
+    return message
+
+
+def reply(db: Session, principal: Principal, ticket_id: int, data: MessageCreate) -> Message:
+    ticket = repository.get_visible(db, principal, ticket_id, for_update=True)
+    if ticket.status is TicketStatus.CLOSED:
+        raise InvalidInput("the ticket is closed; a new message needs a follow-up ticket", field="ticket_id")
+    text, html = message_bodies(data.body, data.body_html)
+    if not text:
+        raise InvalidInput("the message is empty: give body or body_html", field="body")
+    return add_message(
+        db,
+        ticket,
+        direction=MessageDirection(data.direction),
+        channel=ticket.channel,
+        body_text=text,
+        body_html=html,
+        actor=Actor.of(principal),
+        author_agent_id=principal.agent_id,
+    )
+
+
+def _assignable(db: Session, ticket: Ticket, agent_id: int) -> Agent:
+    agent = db.get(Agent, agent_id)
+    if agent is None or not agent.is_active:
+        raise InvalidInput(f"no active agent {agent_id}", field="assignee_id")
+    works_brand = db.scalar(
+        sa.select(sa.literal(True)).where(
+            agent_brands.c.agent_id == agent_id, agent_brands.c.brand_id == ticket.brand_id
+        )
+    )
+    if not works_brand and agent.role is not AgentRole.ADMIN:
+        raise InvalidInput(f"agent {agent_id} is not assigned to this ticket's brand", field="assignee_id")
+    return agent
+
+
+def update_ticket(db: Session, principal: Principal, ticket_id: int, data: TicketUpdate) -> Ticket:
+    ticket = repository.get_visible(db, principal, ticket_id, for_update=True)
+    actor = Actor.of(principal)
+    given = data.model_fields_set - {"reason"}
+    changed: list[tuple[str, object, object]] = []
+
+    def change(field: str, value: object) -> None:
+        old = getattr(ticket, field)
+        if old != value:
+            setattr(ticket, field, value)
+            changed.append((field, old, value))
+
+    for field in ("status", "priority", "queue_id", "department", "subject"):
+        if field in given and getattr(data, field) is None:
+            raise InvalidInput(f"{field} cannot be null", field=field)
+    if ticket.status is TicketStatus.CLOSED and given - {"status"}:
+        raise InvalidInput("a closed ticket cannot be changed", field=sorted(given)[0])
+
+    if "subject" in given:
+        change("subject", data.subject)
+    if "priority" in given:
+        change("priority", data.priority)
+    if "intent" in given:
+        change("intent", data.intent)
+    if "queue_id" in given:
+        queue = queues.in_brand(db, ticket.brand_id, data.queue_id)
+        if queue is None:
+            raise InvalidInput(f"no queue {data.queue_id} in this ticket's brand", field="queue_id")
+        if not queue.is_active:
+            raise InvalidInput(f"queue '{queue.slug}' is inactive", field="queue_id")
+        if "department" in given and queue.department and data.department != queue.department:
+            raise InvalidInput(
+                f"queue '{queue.slug}' belongs to {queue.department.value}, not {data.department.value}",
+                field="department",
+            )
+        change("queue_id", queue.id)
+        change("tier", queue.tier)
+        if queue.department and "department" not in given:
+            change("department", queue.department)
+    if "department" in given:
+        change("department", data.department)
+    if "assignee_id" in given:
+        if data.assignee_id is not None:
+            _assignable(db, ticket, data.assignee_id)
+        change("assignee_id", data.assignee_id)
+    if "disposition" in given:
+        if data.disposition is None:
+            change("disposition_id", None)
+        else:
+            code = repository.disposition_in_brand(db, ticket.brand_id, data.disposition)
+            if code is None or not code.is_active:
+                raise InvalidInput(f"no active disposition code '{data.disposition}'", field="disposition")
+            change("disposition_id", code.id)
+
+    for field, old, new in changed:
+        record_event(db, ticket, f"{field}_changed", actor, before={field: old}, after={field: new}, reason=data.reason)
+
+    if "status" in given:
+        _set_status(db, ticket, data.status, actor, data.reason)
+    elif ticket.status is TicketStatus.NEW and ticket.assignee_id is not None and "assignee_id" in given:
+        _set_status(db, ticket, TicketStatus.OPEN, actor, "assigned")
+    if changed or "status" in given:
+        ticket.updated_at = utcnow()
+    db.flush()
+    return ticket
+
+
+def create_disposition(db: Session, principal: Principal, data: DispositionCreate) -> DispositionCode:
+    principal.require_admin()
+    brand = resolve_brand(db, principal, data.brand)
+    if repository.disposition_in_brand(db, brand.id, data.code):
+        raise Conflict(f"brand '{brand.slug}' has a disposition code '{data.code}' already", field="code")
+    code = DispositionCode(brand_id=brand.id, code=data.code, label=data.label, department=data.department)
+    db.add(code)
+    db.flush()
+    return code
