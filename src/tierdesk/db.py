@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -124,6 +125,9 @@ class Database:
         self.engine = engine
         self.read_sessions = sessionmaker(engine, expire_on_commit=False)
         self.write_sessions = sessionmaker(engine.execution_options(tierdesk_write=True), expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of this process queue on a fair lock instead of SQLite's busy
+        # handler, which sleeps in growing steps and turns contention into second-long stalls.
+        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
     @property
     def dialect(self) -> str:
@@ -131,15 +135,16 @@ class Database:
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
-        """The unit of work of a job or a CLI command: commit on success, roll back on any error."""
-        factory = self.write_sessions if write else self.read_sessions
-        with factory() as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        """A unit of work (a request, a job, a CLI command): committed on success, rolled back on any error."""
+        with self._writer if write else nullcontext():
+            factory = self.write_sessions if write else self.read_sessions
+            with factory() as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -28,17 +28,13 @@ def get_db(request: Request) -> Iterator[Session]:
     Reads take a plain transaction; writes take the write lock up front on SQLite (see db.py).
     """
     database: Database = request.app.state.database
-    factory = database.read_sessions if request.method in _READ_METHODS else database.write_sessions
-    with factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with database.transaction(write=request.method not in _READ_METHODS) as session:
+        yield session
 
 
-Db = Annotated[Session, Depends(get_db)]
+# scope="function": the commit happens before the response is sent, so a client is never told "accepted" about
+# something that then failed to commit.
+Db = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_principal(

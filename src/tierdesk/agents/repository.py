@@ -12,19 +12,21 @@ _WITH_DETAILS = (selectinload(Agent.skills), selectinload(Agent.brands))
 
 
 def principal_for_token(db: Session, token: str, secret_key: str) -> Principal | None:
-    row = db.execute(
-        sa.select(Agent.id, Agent.role, ApiToken.expires_at)
+    # One round trip on every request: the token, its agent and the agent's brands (one row per brand).
+    rows = db.execute(
+        sa.select(Agent.id, Agent.role, ApiToken.expires_at, agent_brands.c.brand_id)
         .join(ApiToken, ApiToken.agent_id == Agent.id)
+        .outerjoin(agent_brands, agent_brands.c.agent_id == Agent.id)
         .where(
             ApiToken.digest == token_digest(token, secret_key),
             ApiToken.revoked_at.is_(None),
             Agent.is_active.is_(True),
         )
-    ).first()
-    if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+    ).all()
+    if not rows or (rows[0].expires_at is not None and rows[0].expires_at <= utcnow()):
         return None
-    brand_ids = db.scalars(sa.select(agent_brands.c.brand_id).where(agent_brands.c.agent_id == row.id))
-    return Principal(agent_id=row.id, role=row.role, brand_ids=frozenset(brand_ids))
+    brand_ids = frozenset(r.brand_id for r in rows if r.brand_id is not None)
+    return Principal(agent_id=rows[0].id, role=rows[0].role, brand_ids=brand_ids)
 
 
 def principal_for_agent(db: Session, agent: Agent) -> Principal:

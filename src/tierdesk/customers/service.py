@@ -43,18 +43,17 @@ def identify(db: Session, brand_id: int, sender: Sender, phone_region: str | Non
     owner_id = next((known[w].customer_id for w in wanted if w in known), None)
     created = owner_id is None
     if created:
-        customer = Customer(brand_id=brand_id, display_name=sender.name)
+        customer = Customer(brand_id=brand_id, display_name=sender.name, identities=[])
         db.add(customer)
-        db.flush()
     else:
         customer = db.get(Customer, owner_id)
         if customer.display_name is None and sender.name:
             customer.display_name = sender.name
-    conflicting = sorted({i.customer_id for i in known.values() if i.customer_id != customer.id})
+    conflicting = sorted({i.customer_id for i in known.values() if i.customer_id != owner_id})
     for kind, value in wanted:
         if (kind, value) not in known:
-            db.add(CustomerIdentity(brand_id=brand_id, customer_id=customer.id, kind=kind, value=value))
-    db.flush()
+            db.add(CustomerIdentity(brand_id=brand_id, customer=customer, kind=kind, value=value))
+    db.flush()  # one flush: the customer (if new) and its new identities
     return Identification(customer, created, conflicting)
 
 

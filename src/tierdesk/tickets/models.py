@@ -4,7 +4,7 @@ import datetime as dt
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tierdesk.db import Base, BigId, JsonData, UTCDateTime, str_enum
 from tierdesk.kit.time import utcnow
@@ -103,6 +103,9 @@ class Message(Base):
     thread_ref: Mapped[str | None] = mapped_column(sa.String(500))  # what the sender said it continues
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # For writing: a message and its events are inserted with their ticket in one flush. Never loaded implicitly.
+    ticket: Mapped[Ticket] = relationship(lazy="raise")
+
 
 class TicketEvent(Base):
     """One change to a ticket: what, who, when, before and after. The audit trail and the customer timeline."""
@@ -125,3 +128,6 @@ class TicketEvent(Base):
     after: Mapped[dict | None] = mapped_column(JsonData)
     reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(lazy="raise")
+    message: Mapped[Message | None] = relationship(lazy="raise")

@@ -84,11 +84,14 @@ def find_thread(db: Session, brand_id: int, customer_id: int, thread_ref: str) -
     )
     direct = _TICKET_REF.match(thread_ref)
     if direct:
-        return db.scalar(base.where(Ticket.id == int(direct.group(1))))
-    earlier = sa.select(Message.ticket_id).where(
-        Message.brand_id == brand_id, sa.or_(Message.external_id == thread_ref, Message.thread_ref == thread_ref)
-    )
-    return db.scalar(base.where(Ticket.id.in_(earlier)).order_by(Ticket.id.desc()).limit(1))
+        stmt = base.where(Ticket.id == int(direct.group(1)))
+    else:
+        earlier = sa.select(Message.ticket_id).where(
+            Message.brand_id == brand_id, sa.or_(Message.external_id == thread_ref, Message.thread_ref == thread_ref)
+        )
+        stmt = base.where(Ticket.id.in_(earlier)).order_by(Ticket.id.desc()).limit(1)
+    # Locked: two messages arriving at once on one ticket are added one after the other.
+    return db.scalar(stmt.with_for_update())
 
 
 def _events(db: Session, where, *, after_id: int | None, limit: int) -> list[TicketEvent]:

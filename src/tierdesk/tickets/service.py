@@ -62,11 +62,11 @@ def record_event(
     before: dict | None = None,
     after: dict | None = None,
     reason: str | None = None,
-    message_id: int | None = None,
+    message: Message | None = None,
     at: dt.datetime | None = None,
 ) -> TicketEvent:
     event = TicketEvent(
-        ticket_id=ticket.id,
+        ticket=ticket,
         brand_id=ticket.brand_id,
         customer_id=ticket.customer_id,
         kind=kind,
@@ -75,7 +75,7 @@ def record_event(
         before=before,
         after=after,
         reason=reason,
-        message_id=message_id,
+        message=message,
         created_at=at or utcnow(),
     )
     db.add(event)
@@ -124,7 +124,6 @@ def open_ticket(
         updated_at=now,
     )
     db.add(ticket)
-    db.flush()
     record_event(
         db,
         ticket,
@@ -181,7 +180,7 @@ def add_message(
     now = utcnow()
     at = at or now
     message = Message(
-        ticket_id=ticket.id,
+        ticket=ticket,
         brand_id=ticket.brand_id,
         direction=direction,
         channel=channel,
@@ -194,10 +193,10 @@ def add_message(
         created_at=at,
     )
     db.add(message)
-    db.flush()
+    # The ticket row is new or locked (FOR UPDATE) by the caller, so counting in Python loses no increment.
     ticket.message_count = (ticket.message_count or 0) + 1
     ticket.updated_at = now
-    record_event(db, ticket, _MESSAGE_EVENT[direction], actor, message_id=message.id, at=at)
+    record_event(db, ticket, _MESSAGE_EVENT[direction], actor, message=message, at=at)
     if direction is MessageDirection.INBOUND:
         ticket.last_inbound_at = at
         if ticket.status in REOPENED_BY_CUSTOMER:
@@ -207,7 +206,6 @@ def add_message(
             ticket.first_response_at = at
         if ticket.status is TicketStatus.NEW:
             _set_status(db, ticket, TicketStatus.OPEN, actor, "first reply")
-    db.flush()
     return message
 
 
@@ -218,7 +216,7 @@ def reply(db: Session, principal: Principal, ticket_id: int, data: MessageCreate
     text, html = message_bodies(data.body, data.body_html)
     if not text:
         raise InvalidInput("the message is empty: give body or body_html", field="body")
-    return add_message(
+    message = add_message(
         db,
         ticket,
         direction=MessageDirection(data.direction),
@@ -228,6 +226,8 @@ def reply(db: Session, principal: Principal, ticket_id: int, data: MessageCreate
         actor=Actor.of(principal),
         author_agent_id=principal.agent_id,
     )
+    db.flush()
+    return message
 
 
 def _assignable(db: Session, ticket: Ticket, agent_id: int) -> Agent:
