@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, status
 from tierdesk.agents import repository, service
 from tierdesk.agents.schemas import AgentCreate, AgentOut, AgentUpdate
 from tierdesk.deps import CurrentPrincipal, Db
+from tierdesk.kit.input import PathId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
 
 router = APIRouter(prefix="/agents", tags=["agents"])
@@ -31,7 +32,7 @@ def me(db: Db, principal: CurrentPrincipal):
 
 
 @router.get("/{agent_id}", response_model=AgentOut)
-def get_agent(agent_id: int, db: Db, principal: CurrentPrincipal):
+def get_agent(agent_id: PathId, db: Db, principal: CurrentPrincipal):
     return AgentOut.of(repository.get_visible(db, principal, agent_id))
 
 
@@ -41,5 +42,5 @@ def create_agent(data: AgentCreate, db: Db, principal: CurrentPrincipal):
 
 
 @router.patch("/{agent_id}", response_model=AgentOut)
-def update_agent(agent_id: int, data: AgentUpdate, db: Db, principal: CurrentPrincipal):
+def update_agent(agent_id: PathId, data: AgentUpdate, db: Db, principal: CurrentPrincipal):
     return AgentOut.of(service.update_agent(db, principal, agent_id, data))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tierdesk.kit.input import Input
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from tierdesk.agents.models import AgentRole
@@ -9,14 +10,13 @@ from tierdesk.agents.models import AgentRole
 SKILL_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 
-class SkillLevel(BaseModel):
+class SkillLevel(Input):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
     skill: str = Field(pattern=SKILL_PATTERN, description="lower-case name, e.g. 'billing', 'routers', 'de'")
     level: int = Field(default=3, ge=1, le=5)
 
 
-class AgentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AgentCreate(Input):
     email: EmailStr
     display_name: str = Field(min_length=1, max_length=200)
     role: AgentRole = AgentRole.AGENT
@@ -26,8 +26,7 @@ class AgentCreate(BaseModel):
     password: str | None = Field(default=None, min_length=10, max_length=200, repr=False)
 
 
-class AgentUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AgentUpdate(Input):
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
     role: AgentRole | None = None
     tier: int | None = Field(default=None, ge=0, le=3)
@@ -62,12 +61,3 @@ class AgentOut(BaseModel):
             created_at=agent.created_at,
         )
 
-
-class TokenOut(BaseModel):
-    id: int
-    name: str
-    prefix: str
-    agent_id: int
-    created_at: dt.datetime
-    expires_at: dt.datetime | None
-    revoked_at: dt.datetime | None

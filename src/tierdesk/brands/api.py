@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from tierdesk.brands import repository, service
 from tierdesk.brands.schemas import BrandCreate, BrandOut, BrandUpdate
+from tierdesk.kit.input import PathId
 from tierdesk.deps import CurrentPrincipal, Db
 
 router = APIRouter(prefix="/brands", tags=["brands"])
@@ -15,7 +16,7 @@ def list_brands(db: Db, principal: CurrentPrincipal):
 
 
 @router.get("/{brand_id}", response_model=BrandOut)
-def get_brand(brand_id: int, db: Db, principal: CurrentPrincipal):
+def get_brand(brand_id: PathId, db: Db, principal: CurrentPrincipal):
     return repository.get_visible(db, principal, brand_id)
 
 
@@ -25,5 +26,5 @@ def create_brand(data: BrandCreate, db: Db, principal: CurrentPrincipal):
 
 
 @router.patch("/{brand_id}", response_model=BrandOut)
-def update_brand(brand_id: int, data: BrandUpdate, db: Db, principal: CurrentPrincipal):
+def update_brand(brand_id: PathId, data: BrandUpdate, db: Db, principal: CurrentPrincipal):
     return service.update_brand(db, principal, brand_id, data)

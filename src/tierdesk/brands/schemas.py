@@ -2,19 +2,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tierdesk.kit.input import Input
 from pydantic import BaseModel, ConfigDict, Field
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 
-class BrandCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BrandCreate(Input):
     slug: str = Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")
     name: str = Field(min_length=1, max_length=200)
 
 
-class BrandUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BrandUpdate(Input):
     name: str = Field(min_length=1, max_length=200)
 
 

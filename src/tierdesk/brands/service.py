@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.orm import Session
 
 from tierdesk.agents.auth import Principal
 from tierdesk.brands import repository
 from tierdesk.brands.models import Brand
 from tierdesk.brands.scope import require_brand
-from tierdesk.brands.schemas import BrandCreate, BrandUpdate
+from tierdesk.brands.schemas import SLUG_PATTERN, BrandCreate, BrandUpdate
 from tierdesk.kit.errors import Conflict, InvalidInput
+from tierdesk.kit.input import id_from_text
 from tierdesk.routing.models import Queue, QueueKind
 
 
@@ -34,10 +37,13 @@ def update_brand(db: Session, principal: Principal, brand_id: int, data: BrandUp
 
 def resolve_brand(db: Session, principal: Principal, ref: str | int) -> Brand:
     """A brand named by slug or id in a request, which the caller must be assigned to."""
-    brand = repository.by_slug(db, ref) if isinstance(ref, str) and not ref.isdigit() else None
-    if brand is None and (isinstance(ref, int) or str(ref).isdigit()):
-        brand = db.get(Brand, int(ref))
+    brand = None
+    if isinstance(ref, str) and re.match(SLUG_PATTERN, ref):
+        brand = repository.by_slug(db, ref)
+    brand_id = ref if isinstance(ref, int) else id_from_text(ref)
+    if brand is None and brand_id is not None:
+        brand = db.get(Brand, brand_id)
     if brand is None:
-        raise InvalidInput(f"no brand '{ref}'", field="brand")
+        raise InvalidInput(f"no brand {ref!r}", field="brand")
     require_brand(principal, brand.id)
     return brand

@@ -12,6 +12,7 @@ from tierdesk.customers.models import IdentityKind
 from tierdesk.customers.schemas import CustomerHistory, CustomerMerge, CustomerOut
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.errors import InvalidInput
+from tierdesk.kit.input import PathId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
 from tierdesk.tickets import repository as tickets_repo
 from tierdesk.tickets.schemas import EventOut, TicketOut
@@ -34,6 +35,8 @@ def search_customers(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ):
+    if q is not None and "\x00" in q:
+        raise InvalidInput("contains a NUL character (\\u0000)", field="q")
     given = [(IdentityKind(k), v) for k, v in (("email", email), ("phone", phone), ("external_id", external_id)) if v]
     if len(given) > 1:
         raise InvalidInput("search by one identity at a time", field=given[1][0].value)
@@ -52,7 +55,7 @@ def search_customers(
 
 
 @router.get("/{customer_id}", response_model=CustomerHistory)
-def get_customer(customer_id: int, db: Db, principal: CurrentPrincipal):
+def get_customer(customer_id: PathId, db: Db, principal: CurrentPrincipal):
     """The customer, their identities, the channels they used and their tickets (newest first, up to 100)."""
     customer = repository.get_visible(db, principal, customer_id)
     channels, open_count = repository.ticket_stats(db, customer.id)
@@ -67,7 +70,7 @@ def get_customer(customer_id: int, db: Db, principal: CurrentPrincipal):
 
 @router.get("/{customer_id}/timeline", response_model=Page[EventOut])
 def customer_timeline(
-    customer_id: int,
+    customer_id: PathId,
     db: Db,
     principal: CurrentPrincipal,
     cursor: str | None = None,
@@ -82,6 +85,6 @@ def customer_timeline(
 
 
 @router.post("/{customer_id}/merge", response_model=CustomerOut)
-def merge_customers(customer_id: int, data: CustomerMerge, db: Db, principal: CurrentPrincipal):
+def merge_customers(customer_id: PathId, data: CustomerMerge, db: Db, principal: CurrentPrincipal):
     """Merge `source_id` into this customer (leads and admins)."""
     return service.merge(db, principal, customer_id, data.source_id)

@@ -40,6 +40,8 @@ def normalise_external_id(raw: str, field: str = "external_id") -> str:
 
 def normalise(kind: IdentityKind, raw: str, region: str | None, field: str | None = None) -> str:
     field = field or kind.value
+    if "\x00" in raw:
+        raise InvalidInput("contains a NUL character (\\u0000)", field=field)
     if kind is IdentityKind.EMAIL:
         return normalise_email(raw, field)
     if kind is IdentityKind.PHONE:

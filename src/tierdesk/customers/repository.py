@@ -64,7 +64,9 @@ def search(
             sa.or_(
                 sa.func.lower(Customer.display_name).like(like, escape="\\"),
                 Customer.id.in_(
-                    sa.select(CustomerIdentity.customer_id).where(CustomerIdentity.value.like(like, escape="\\"))
+                    sa.select(CustomerIdentity.customer_id).where(
+                        sa.func.lower(CustomerIdentity.value).like(like, escape="\\")
+                    )
                 ),
             )
         )

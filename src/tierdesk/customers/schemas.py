@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tierdesk.kit.input import Input, RecordId
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tierdesk.customers.models import IdentityKind
 from tierdesk.tickets.schemas import TicketOut
 
 
-class Sender(BaseModel):
+class Sender(Input):
     """Who a contact is from: at least one of email, phone or the brand's account id."""
 
-    model_config = ConfigDict(extra="forbid")
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     external_id: str | None = Field(default=None, max_length=200, description="the brand's account or customer id")
@@ -48,6 +48,5 @@ class CustomerHistory(CustomerOut):
     tickets: list[TicketOut]
 
 
-class CustomerMerge(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    source_id: int = Field(description="the customer merged away; its identities and tickets move to this one")
+class CustomerMerge(Input):
+    source_id: RecordId = Field(description="the customer merged away; its identities and tickets move to this one")

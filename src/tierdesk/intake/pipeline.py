@@ -21,7 +21,6 @@ from tierdesk.customers import service as customers
 from tierdesk.customers.models import Customer
 from tierdesk.intake.schemas import ContactIn, ContactResult
 from tierdesk.kit.errors import InvalidInput
-from tierdesk.kit.time import ensure_utc
 from tierdesk.kit.vocabulary import Department, Priority
 from tierdesk.routing import repository as queues
 from tierdesk.routing.models import Queue
@@ -133,7 +132,7 @@ def record_message(db: Session, ctx: IntakeContext) -> None:
         author_customer_id=ctx.customer.id,
         external_id=c.external_id,
         thread_ref=c.thread_ref,
-        at=ensure_utc(c.received_at) if c.received_at else None,
+        at=c.received_at,  # UTC, checked by the schema
     )
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tierdesk.kit.input import Input
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tierdesk.customers.schemas import Sender
@@ -9,10 +10,9 @@ from tierdesk.kit.vocabulary import Channel, Department, Priority
 from tierdesk.tickets.schemas import TicketOut
 
 
-class ContactIn(BaseModel):
+class ContactIn(Input):
     """One inbound contact, as every channel adapter hands it to intake."""
 
-    model_config = ConfigDict(extra="forbid")
     brand: str = Field(description="slug of the brand the contact is for")
     channel: Channel
     sender: Sender
@@ -39,10 +39,23 @@ class ContactIn(BaseModel):
 
     @field_validator("received_at")
     @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
+    def _aware_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("needs a time zone offset, e.g. 2026-11-23T14:00:00Z")
-        return value
+        try:
+            return value.astimezone(dt.timezone.utc)
+        except OverflowError:
+            raise ValueError("is outside the range of dates that can be stored") from None
+
+    @field_validator("external_id", "thread_ref", "queue", "intent")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        # A channel that sends "" means "none": stored as "", it would collide with the next "" (unique ids).
+        if value is None:
+            return None
+        return value.strip() or None
 
 
 class ContactResult(BaseModel):

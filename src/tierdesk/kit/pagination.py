@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from tierdesk.kit.errors import InvalidInput
+from tierdesk.kit.input import MAX_ID
 
 T = TypeVar("T")
 
@@ -34,7 +35,11 @@ def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict | None:
         position = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("cursor is not one this API returned", field="cursor") from None
-    if not isinstance(position, dict) or set(position) != set(keys):
+    if (
+        not isinstance(position, dict)
+        or set(position) != set(keys)
+        or not all(type(v) is int and 0 <= v <= MAX_ID for v in position.values())
+    ):
         raise InvalidInput("cursor is not one this API returned", field="cursor")
     return position
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from tierdesk.brands.service import resolve_brand
+from tierdesk.kit.input import PathId
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.routing import repository, service
 from tierdesk.routing.schemas import QueueCreate, QueueOut, QueueUpdate
@@ -19,7 +20,7 @@ def list_queues(db: Db, principal: CurrentPrincipal, brand: str | None = None):
 
 
 @router.get("/{queue_id}", response_model=QueueOut)
-def get_queue(queue_id: int, db: Db, principal: CurrentPrincipal):
+def get_queue(queue_id: PathId, db: Db, principal: CurrentPrincipal):
     queue = repository.get_visible(db, principal, queue_id)
     return QueueOut.of(queue, repository.waiting_counts(db, [queue.id]).get(queue.id, 0))
 
@@ -30,6 +31,6 @@ def create_queue(data: QueueCreate, db: Db, principal: CurrentPrincipal):
 
 
 @router.patch("/{queue_id}", response_model=QueueOut)
-def update_queue(queue_id: int, data: QueueUpdate, db: Db, principal: CurrentPrincipal):
+def update_queue(queue_id: PathId, data: QueueUpdate, db: Db, principal: CurrentPrincipal):
     queue = service.update_queue(db, principal, queue_id, data)
     return QueueOut.of(queue, repository.waiting_counts(db, [queue.id]).get(queue.id, 0))

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from tierdesk.agents.auth import Principal
+from tierdesk.brands.schemas import SLUG_PATTERN
 from tierdesk.brands.scope import scoped
 from tierdesk.kit.errors import NotFound
+from tierdesk.kit.input import id_from_text
 from tierdesk.kit.vocabulary import Department
 from tierdesk.routing.models import Queue, QueueKind
 from tierdesk.tickets.models import Ticket, TicketStatus
@@ -43,17 +47,19 @@ def waiting_counts(db: Session, queue_ids: list[int]) -> dict[int, int]:
         )
         .group_by(Ticket.queue_id)
     )
-    return dict(rows.tuples().all())
+    return {queue_id: count for queue_id, count in rows}
 
 
 def in_brand(db: Session, brand_id: int, ref: str | int) -> Queue | None:
-    """A queue of the brand by slug or id."""
+    """A queue of the brand by slug or id (a slug of digits wins over an id)."""
     stmt = sa.select(Queue).where(Queue.brand_id == brand_id)
-    if isinstance(ref, int) or ref.isdigit():
-        stmt = stmt.where(Queue.id == int(ref))
-    else:
-        stmt = stmt.where(Queue.slug == ref)
-    return db.scalar(stmt)
+    if isinstance(ref, int):
+        return db.scalar(stmt.where(Queue.id == ref))
+    queue = db.scalar(stmt.where(Queue.slug == ref)) if re.match(SLUG_PATTERN, ref) else None
+    queue_id = id_from_text(ref)
+    if queue is None and queue_id is not None:
+        queue = db.scalar(stmt.where(Queue.id == queue_id))
+    return queue
 
 
 def default_for_department(db: Session, brand_id: int, department: Department) -> Queue | None:

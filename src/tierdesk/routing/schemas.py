@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tierdesk.kit.input import Input
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierdesk.agents.schemas import SKILL_PATTERN
@@ -10,14 +11,13 @@ from tierdesk.kit.vocabulary import Department
 from tierdesk.routing.models import QueueKind
 
 
-class RequiredSkill(BaseModel):
+class RequiredSkill(Input):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
     skill: str = Field(pattern=SKILL_PATTERN)
     min_level: int = Field(default=1, ge=1, le=5)
 
 
-class QueueCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class QueueCreate(Input):
     brand: str = Field(description="slug of the brand the queue belongs to")
     slug: str = Field(pattern=SLUG_PATTERN)
     name: str = Field(min_length=1, max_length=200)
@@ -26,8 +26,7 @@ class QueueCreate(BaseModel):
     required_skills: list[RequiredSkill] = Field(default_factory=list)
 
 
-class QueueUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class QueueUpdate(Input):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     department: Department | None = None
     tier: int | None = Field(default=None, ge=0, le=3)

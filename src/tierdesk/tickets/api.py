@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from tierdesk.brands.service import resolve_brand
 from tierdesk.deps import CurrentPrincipal, Db
+from tierdesk.kit.input import PathId, QueryId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
 from tierdesk.kit.vocabulary import Channel, Department, Priority
 from tierdesk.tickets import repository, service
@@ -36,10 +37,10 @@ def list_tickets(
     status: Annotated[list[TicketStatus] | None, Query(description="repeat for several")] = None,
     priority: Priority | None = None,
     department: Department | None = None,
-    queue_id: int | None = None,
-    assignee_id: int | None = None,
+    queue_id: QueryId = None,
+    assignee_id: QueryId = None,
     unassigned: bool | None = None,
-    customer_id: int | None = None,
+    customer_id: QueryId = None,
     channel: Channel | None = None,
     order: Literal["newest", "oldest"] = "newest",
     cursor: str | None = None,
@@ -65,18 +66,18 @@ def list_tickets(
 
 
 @router.get("/{ticket_id}", response_model=TicketOut)
-def get_ticket(ticket_id: int, db: Db, principal: CurrentPrincipal):
+def get_ticket(ticket_id: PathId, db: Db, principal: CurrentPrincipal):
     return repository.get_visible(db, principal, ticket_id)
 
 
 @router.patch("/{ticket_id}", response_model=TicketOut)
-def update_ticket(ticket_id: int, data: TicketUpdate, db: Db, principal: CurrentPrincipal):
+def update_ticket(ticket_id: PathId, data: TicketUpdate, db: Db, principal: CurrentPrincipal):
     """Change status, priority, queue, assignee, department, intent, subject or disposition; each change is an event."""
     return service.update_ticket(db, principal, ticket_id, data)
 
 
 @router.get("/{ticket_id}/messages", response_model=Page[MessageOut])
-def list_messages(ticket_id: int, db: Db, principal: CurrentPrincipal, cursor: str | None = None,
+def list_messages(ticket_id: PathId, db: Db, principal: CurrentPrincipal, cursor: str | None = None,
                   limit: Limit = DEFAULT_LIMIT):
     ticket = repository.get_visible(db, principal, ticket_id)
     position = decode_cursor(cursor, keys=("id",))
@@ -86,13 +87,13 @@ def list_messages(ticket_id: int, db: Db, principal: CurrentPrincipal, cursor: s
 
 
 @router.post("/{ticket_id}/messages", response_model=MessageOut, status_code=status.HTTP_201_CREATED)
-def add_message(ticket_id: int, data: MessageCreate, db: Db, principal: CurrentPrincipal):
+def add_message(ticket_id: PathId, data: MessageCreate, db: Db, principal: CurrentPrincipal):
     """An agent's public reply (`outbound`) or internal note (`note`)."""
     return service.reply(db, principal, ticket_id, data)
 
 
 @router.get("/{ticket_id}/timeline", response_model=Page[EventOut])
-def timeline(ticket_id: int, db: Db, principal: CurrentPrincipal, cursor: str | None = None,
+def timeline(ticket_id: PathId, db: Db, principal: CurrentPrincipal, cursor: str | None = None,
              limit: Limit = DEFAULT_LIMIT):
     """Every change and message of the ticket, oldest first: who, when, before and after."""
     ticket = repository.get_visible(db, principal, ticket_id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+from tierdesk.kit.input import Input, RecordId
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierdesk.kit.vocabulary import Channel, Department, Priority
@@ -33,14 +34,13 @@ class TicketOut(BaseModel):
     closed_at: dt.datetime | None
 
 
-class TicketUpdate(BaseModel):
+class TicketUpdate(Input):
     """Fields to change; those left out stay as they are. `assignee_id: null` unassigns."""
 
-    model_config = ConfigDict(extra="forbid")
     status: TicketStatus | None = None
     priority: Priority | None = None
-    queue_id: int | None = None
-    assignee_id: int | None = None
+    queue_id: RecordId | None = None
+    assignee_id: RecordId | None = None
     department: Department | None = None
     intent: str | None = Field(default=None, max_length=100)
     subject: str | None = Field(default=None, min_length=1, max_length=500)
@@ -48,10 +48,9 @@ class TicketUpdate(BaseModel):
     reason: str | None = Field(default=None, max_length=2000, description="why: recorded with the change")
 
 
-class MessageCreate(BaseModel):
+class MessageCreate(Input):
     """An agent's public reply or internal note. Customer messages come in through POST /contacts."""
 
-    model_config = ConfigDict(extra="forbid")
     direction: Literal["outbound", "note"] = "outbound"
     body: str | None = Field(default=None, max_length=200_000)
     body_html: str | None = Field(default=None, max_length=1_000_000)
@@ -73,7 +72,6 @@ class MessageOut(BaseModel):
 
 
 class EventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
     id: int
     ticket_id: int
     kind: str
@@ -86,8 +84,7 @@ class EventOut(BaseModel):
     message: MessageOut | None = None
 
 
-class DispositionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DispositionCreate(Input):
     brand: str
     code: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     label: str = Field(min_length=1, max_length=200)

@@ -272,6 +272,15 @@ def update_ticket(db: Session, principal: Principal, ticket_id: int, data: Ticke
         queue = queues.in_brand(db, ticket.brand_id, data.queue_id)
         if queue is None:
             raise InvalidInput(f"no queue {data.queue_id} in this ticket's brand", field="queue_id")
+    elif "department" in given and data.department != ticket.department:
+        # Re-triage to the other department (or out of human triage): the ticket goes to that department's entry
+        # queue, so it never sits as a CS ticket in a TS queue.
+        queue = queues.default_for_department(db, ticket.brand_id, data.department)
+        if queue is None:
+            raise InvalidInput(f"this brand has no active {data.department.value} queue", field="department")
+    else:
+        queue = None
+    if queue is not None:
         if not queue.is_active:
             raise InvalidInput(f"queue '{queue.slug}' is inactive", field="queue_id")
         if "department" in given and queue.department and data.department != queue.department:
@@ -281,7 +290,7 @@ def update_ticket(db: Session, principal: Principal, ticket_id: int, data: Ticke
             )
         change("queue_id", queue.id)
         change("tier", queue.tier)
-        if queue.department and "department" not in given:
+        if queue.department:
             change("department", queue.department)
     if "department" in given:
         change("department", data.department)
@@ -299,7 +308,8 @@ def update_ticket(db: Session, principal: Principal, ticket_id: int, data: Ticke
             change("disposition_id", code.id)
 
     for field, old, new in changed:
-        record_event(db, ticket, f"{field}_changed", actor, before={field: old}, after={field: new}, reason=data.reason)
+        kind = f"{field.removesuffix('_id')}_changed"  # queue_changed, assignee_changed, disposition_changed
+        record_event(db, ticket, kind, actor, before={field: old}, after={field: new}, reason=data.reason)
 
     if "status" in given:
         _set_status(db, ticket, data.status, actor, data.reason)

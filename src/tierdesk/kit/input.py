@@ -1,0 +1,44 @@
+"""What every request body and id must satisfy before a service sees it."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Ids are BIGINT on PostgreSQL and INTEGER (64-bit) on SQLite: anything larger cannot name a row.
+MAX_ID = 2**63 - 1
+_ID_TEXT = re.compile(r"^[0-9]{1,18}$")
+
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+def id_from_text(ref: str) -> int | None:
+    """An id written as text ("42"), or None when the text cannot be one."""
+    return int(ref) if _ID_TEXT.match(ref) else None
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class Input(BaseModel):
+    """Base of every request body: unknown fields are refused, and so is the NUL character, which PostgreSQL
+    cannot store and no person types."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if _has_nul(value):
+            raise ValueError("contains a NUL character (\\u0000)")
+        return value
