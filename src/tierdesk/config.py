@@ -6,7 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     # Solved tickets close by themselves after this many hours with no new inbound message.
     auto_close_after_hours: float = 96.0
     worker_poll_seconds: float = 1.0
+    # Requests working with the database at once, per server process (the rest wait their turn, holding nothing).
+    request_threads: int = Field(default=8, ge=1, le=200)
     db_pool_size: int = 10
     db_max_overflow: int = 20
 
@@ -30,6 +32,15 @@ class Settings(BaseSettings):
         if v and not v.startswith(("sqlite", "postgresql")):
             raise ValueError("TIERDESK_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
         return v
+
+    @model_validator(mode="after")
+    def _pool_serves_every_request_thread(self) -> Settings:
+        # Each working request holds a connection, and the in-process worker needs one more.
+        if self.db_pool_size + self.db_max_overflow < self.request_threads + 1:
+            raise ValueError(
+                "TIERDESK_DB_POOL_SIZE + TIERDESK_DB_MAX_OVERFLOW must exceed TIERDESK_REQUEST_THREADS"
+            )
+        return self
 
     @property
     def effective_database_url(self) -> str:

@@ -110,11 +110,13 @@ def make_engine(url: str | None = None, *, pool_size: int | None = None) -> Engi
         )
         _sqlite_pragmas(engine)
         return engine
+    # No pre-ping (it would cost a round trip per request): a connection broken by a server restart fails one
+    # request with 503, SQLAlchemy then discards the whole pool, and the next request reconnects.
     return sa.create_engine(
         url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        pool_recycle=1800,
     )
 
 
@@ -125,8 +127,9 @@ class Database:
         self.engine = engine
         self.read_sessions = sessionmaker(engine, expire_on_commit=False)
         self.write_sessions = sessionmaker(engine.execution_options(tierdesk_write=True), expire_on_commit=False)
-        # SQLite has one writer at a time. Threads of this process queue on a fair lock instead of SQLite's busy
-        # handler, which sleeps in growing steps and turns contention into second-long stalls.
+        # SQLite has one writer at a time. Jobs and commands of this process queue on a fair lock instead of SQLite's
+        # busy handler, which sleeps in growing steps and turns contention into second-long stalls. (Requests queue
+        # in the event loop instead: deps.get_db.)
         self._writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
     @property

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -22,14 +24,31 @@ def get_database(request: Request) -> Database:
     return request.app.state.database
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """The request's transaction: committed when the endpoint returns, rolled back on any error.
 
     Reads take a plain transaction; writes take the write lock up front on SQLite (see db.py).
+
+    A busy server must not deadlock on its own threads (a request holding row locks, waiting for a thread that
+    every other request holds while waiting for those locks). So at most `request_threads` requests work with the
+    database at once, as many as there are request threads: none of them ever waits for a thread, and the rest
+    wait here, in the event loop, holding nothing. On SQLite, writers first queue for the one writer slot, also
+    here. Finishing a transaction runs on threads of its own.
     """
-    database: Database = request.app.state.database
-    with database.transaction(write=request.method not in _READ_METHODS) as session:
-        yield session
+    state = request.app.state
+    database: Database = state.database
+    write = request.method not in _READ_METHODS
+    queue_for_writer = state.sqlite_writer if write and database.dialect == "sqlite" else nullcontext()
+    async with queue_for_writer, state.request_slots:
+        session = (database.write_sessions if write else database.read_sessions)()
+        try:
+            yield session
+            await to_thread.run_sync(session.commit, limiter=state.finishing_threads)
+        except BaseException:
+            await to_thread.run_sync(session.rollback, limiter=state.finishing_threads)
+            raise
+        finally:
+            await to_thread.run_sync(session.close, limiter=state.finishing_threads)
 
 
 # scope="function": the commit happens before the response is sent, so a client is never told "accepted" about
