@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     auto_close_after_hours: float = 96.0
     worker_poll_seconds: float = 1.0
     # Requests working with the database at once, per server process (the rest wait their turn, holding nothing).
-    request_threads: int = Field(default=8, ge=1, le=200)
+    request_threads: int = Field(default=4, ge=1, le=200)
     db_pool_size: int = 10
     db_max_overflow: int = 20
 
