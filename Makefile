@@ -27,8 +27,9 @@ run: $(STAMP)
 	$(BIN)/tierdesk demo
 	$(BIN)/tierdesk serve --host $(HOST) --port $(PORT)
 
-## Set up and run the whole test suite (SQLite; PostgreSQL too when TIERDESK_TEST_DATABASE_URL is set).
+## Set up, lint, and run the whole test suite (SQLite; PostgreSQL too when TIERDESK_TEST_DATABASE_URL is set).
 test: $(STAMP)
+	$(BIN)/ruff check --quiet src tests bench
 	$(BIN)/python -m pytest -q
 
 ## The intake benchmark (SQLite, and PostgreSQL when TIERDESK_BENCH_PG_URL is set).

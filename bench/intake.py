@@ -154,7 +154,7 @@ def bench_backend(name: str, database_url: str, processes: int, args) -> dict:
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
             bases.append(f"http://127.0.0.1:{port}")
         try:
-            for base, server in zip(bases, servers):
+            for base, server in zip(bases, servers, strict=True):
                 wait_healthy(base, server)
             payloads = contacts(args.warmup + args.contacts)
             asyncio.run(load(bases, token, payloads[: args.warmup], args.clients))  # warm-up, not counted

@@ -7,8 +7,7 @@ import functools
 import logging
 import os
 import sys
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -128,7 +127,8 @@ def serve(
     settings = get_settings()
     _migrate()
     url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
-    out.print(f"tierdesk on [bold]{url}[/bold]  (API docs {url}/docs, database {settings.effective_database_url.split(':')[0]})")
+    backend = settings.effective_database_url.split(":")[0]
+    out.print(f"tierdesk on [bold]{url}[/bold]  (API docs {url}/docs, database {backend})")
     token_file = settings.data_dir / DEMO_TOKEN_FILE
     if token_file.exists():
         out.print(f"demo admin token in {token_file}; try: curl -H \"Authorization: Bearer $(cat {token_file})\" "
@@ -207,8 +207,8 @@ def agents_create(
     name: Annotated[str, typer.Option(help="display name")],
     role: Annotated[str, typer.Option(help="admin, lead or agent")] = "agent",
     tier: Annotated[int, typer.Option(help="0-3")] = 1,
-    skill: Annotated[Optional[list[str]], typer.Option(help="SKILL or SKILL:LEVEL (1-5); repeat")] = None,
-    brand: Annotated[Optional[list[str]], typer.Option(help="brand slug the agent works; repeat")] = None,
+    skill: Annotated[list[str] | None, typer.Option(help="SKILL or SKILL:LEVEL (1-5); repeat")] = None,
+    brand: Annotated[list[str] | None, typer.Option(help="brand slug the agent works; repeat")] = None,
     password: Annotated[bool, typer.Option("--password", help="ask for a password (for the web UI)")] = False,
 ):
     """Create an agent."""
@@ -245,7 +245,7 @@ def agents_list():
 def tokens_create(
     agent: Annotated[str, typer.Option(help="email of the agent the token acts as")],
     name: Annotated[str, typer.Option(help="what the token is for, e.g. 'email gateway'")] = "cli",
-    expires_days: Annotated[Optional[int], typer.Option(min=1, help="expire after this many days")] = None,
+    expires_days: Annotated[int | None, typer.Option(min=1, help="expire after this many days")] = None,
 ):
     """Create an API token. It is printed once; only a digest is stored."""
     from tierdesk.agents.repository import by_email

@@ -408,3 +408,12 @@ def test_docs_page(client):
     r = client.get("/docs")
     assert r.status_code == 200
     assert "swagger" in r.text.lower()
+
+
+def test_patch_refuses_null_for_a_list_that_cannot_be_empty(client, world):
+    """`skills: null` is not "leave as is" (that is leaving the field out) nor "none" (that is [])."""
+    r = client.patch(f"/api/v1/agents/{world.agents['agent']}", json={"skills": None}, headers=world.auth("admin"))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "skills"
+    me = client.get("/api/v1/agents/me", headers=world.auth("agent")).json()
+    assert me["skills"] == [{"skill": "billing", "level": 3}]

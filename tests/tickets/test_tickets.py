@@ -16,7 +16,8 @@ API = "/api/v1"
 STATUSES = ["new", "open", "pending", "on_hold", "solved", "closed"]
 
 # The status machine, written out independently of tierdesk.tickets.lifecycle: which changes an agent may make.
-# Setting a ticket to the status it already has is not a change (a no-op that succeeds); see test_same_status_is_a_no_op.
+# Setting a ticket to the status it already has is not a change (a no-op that succeeds):
+# see test_same_status_is_a_no_op.
 LEGAL = {
     "new": {"open", "pending", "on_hold", "solved"},
     "open": {"pending", "on_hold", "solved"},
@@ -679,7 +680,8 @@ def test_list_filters_return_exactly_the_matching_tickets(client, world, board):
         ({"priority": "normal"}, lambda t: t["priority"] == "normal"),
         ({"department": "TS"}, lambda t: t["department"] == "TS"),
         ({"department": "CS"}, lambda t: t["department"] == "CS"),
-        ({"queue_id": world.queues["acme/ts-specialists"]}, lambda t: t["queue_id"] == world.queues["acme/ts-specialists"]),
+        ({"queue_id": world.queues["acme/ts-specialists"]},
+         lambda t: t["queue_id"] == world.queues["acme/ts-specialists"]),
         ({"queue_id": world.queues["acme/triage"]}, lambda t: t["queue_id"] == world.queues["acme/triage"]),
         ({"assignee_id": world.agents["agent"]}, lambda t: t["assignee_id"] == world.agents["agent"]),
         ({"assignee_id": world.agents["lead"]}, lambda t: t["assignee_id"] == world.agents["lead"]),

@@ -8,6 +8,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import contact
 from tierdesk.agents.auth import SYSTEM
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.intake.schemas import ContactIn
@@ -17,7 +18,6 @@ from tierdesk.tickets.models import Ticket, TicketEvent
 from tierdesk.tickets.schemas import TicketUpdate
 from tierdesk.tickets.service import update_ticket
 from tierdesk.tickets.tasks import close_solved_tickets
-from tests.conftest import contact
 
 AFTER = dt.timedelta(hours=96)
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tierdesk.kit.input import Input
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from tierdesk.agents.models import AgentRole
+from tierdesk.kit.input import Input
 
 SKILL_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 

@@ -11,6 +11,7 @@ from tierdesk.agents.models import Agent, AgentSkill, ApiToken
 from tierdesk.agents.schemas import AgentCreate, AgentUpdate, SkillLevel
 from tierdesk.brands.models import Brand
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
+from tierdesk.kit.input import patch_values
 from tierdesk.kit.time import utcnow
 
 
@@ -54,15 +55,13 @@ def create_agent(db: Session, principal: Principal, data: AgentCreate) -> Agent:
 def update_agent(db: Session, principal: Principal, agent_id: int, data: AgentUpdate) -> Agent:
     principal.require_admin()
     agent = repository.get_visible(db, principal, agent_id)
-    changes = data.model_dump(exclude_unset=True)
+    changes = patch_values(data)
     for field in ("display_name", "role", "tier", "is_active"):
         if field in changes:
-            if changes[field] is None:
-                raise InvalidInput(f"{field} cannot be null", field=field)
             setattr(agent, field, changes[field])
-    if data.skills is not None:
+    if "skills" in changes:
         agent.skills = _skills(data.skills)
-    if data.brands is not None:
+    if "brands" in changes:
         agent.brands = _brands_by_slug(db, data.brands)
     db.flush()
     return agent

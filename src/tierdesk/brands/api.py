@@ -4,8 +4,8 @@ from fastapi import APIRouter, status
 
 from tierdesk.brands import repository, service
 from tierdesk.brands.schemas import BrandCreate, BrandOut, BrandUpdate
-from tierdesk.kit.input import PathId
 from tierdesk.deps import CurrentPrincipal, Db
+from tierdesk.kit.input import PathId
 
 router = APIRouter(prefix="/brands", tags=["brands"])
 

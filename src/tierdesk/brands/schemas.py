@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tierdesk.kit.input import Input
 from pydantic import BaseModel, ConfigDict, Field
+
+from tierdesk.kit.input import Input
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 from tierdesk.agents.auth import Principal
 from tierdesk.brands import repository
 from tierdesk.brands.models import Brand
-from tierdesk.brands.scope import require_brand
 from tierdesk.brands.schemas import SLUG_PATTERN, BrandCreate, BrandUpdate
+from tierdesk.brands.scope import require_brand
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.input import id_from_text
 from tierdesk.routing.models import Queue, QueueKind

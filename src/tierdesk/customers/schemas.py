@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tierdesk.kit.input import Input, RecordId
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tierdesk.customers.models import IdentityKind
+from tierdesk.kit.input import Input, RecordId
 from tierdesk.tickets.schemas import TicketOut
 
 

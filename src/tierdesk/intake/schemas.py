@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tierdesk.kit.input import Input
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from tierdesk.customers.schemas import Sender
+from tierdesk.kit.input import Input
 from tierdesk.kit.vocabulary import Channel, Department, Priority
 from tierdesk.tickets.schemas import TicketOut
 
@@ -45,7 +45,7 @@ class ContactIn(Input):
         if value.tzinfo is None:
             raise ValueError("needs a time zone offset, e.g. 2026-11-23T14:00:00Z")
         try:
-            return value.astimezone(dt.timezone.utc)
+            return value.astimezone(dt.UTC)
         except OverflowError:
             raise ValueError("is outside the range of dates that can be stored") from None
 

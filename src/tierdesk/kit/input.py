@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tierdesk.kit.errors import InvalidInput
+
 # Ids are BIGINT on PostgreSQL and INTEGER (64-bit) on SQLite: anything larger cannot name a row.
 MAX_ID = 2**63 - 1
 _ID_TEXT = re.compile(r"^[0-9]{1,18}$")
@@ -42,3 +44,12 @@ class Input(BaseModel):
         if _has_nul(value):
             raise ValueError("contains a NUL character (\\u0000)")
         return value
+
+
+def patch_values(data: BaseModel, *, nullable: frozenset[str] = frozenset()) -> dict:
+    """The fields a PATCH body set, in the order of the model; null is refused where a value cannot be empty."""
+    values = {f: getattr(data, f) for f in type(data).model_fields if f in data.model_fields_set}
+    for field, value in values.items():
+        if value is None and field not in nullable:
+            raise InvalidInput(f"{field} cannot be null", field=field)
+    return values

@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from tierdesk.brands.service import resolve_brand
-from tierdesk.kit.input import PathId
 from tierdesk.deps import CurrentPrincipal, Db
+from tierdesk.kit.input import PathId
 from tierdesk.routing import repository, service
 from tierdesk.routing.schemas import QueueCreate, QueueOut, QueueUpdate
 

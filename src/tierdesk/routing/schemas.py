@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tierdesk.kit.input import Input
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierdesk.agents.schemas import SKILL_PATTERN
 from tierdesk.brands.schemas import SLUG_PATTERN
+from tierdesk.kit.input import Input
 from tierdesk.kit.vocabulary import Department
 from tierdesk.routing.models import QueueKind
 

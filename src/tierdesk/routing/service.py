@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 from tierdesk.agents.auth import Principal
 from tierdesk.brands.service import resolve_brand
 from tierdesk.kit.errors import Conflict, InvalidInput
+from tierdesk.kit.input import patch_values
 from tierdesk.routing import repository
 from tierdesk.routing.models import Queue, QueueKind, QueueSkill
 from tierdesk.routing.schemas import QueueCreate, QueueUpdate, RequiredSkill
@@ -39,15 +40,13 @@ def create_queue(db: Session, principal: Principal, data: QueueCreate) -> Queue:
 def update_queue(db: Session, principal: Principal, queue_id: int, data: QueueUpdate) -> Queue:
     principal.require_admin()
     queue = repository.get_visible(db, principal, queue_id)
-    changes = data.model_dump(exclude_unset=True)
+    changes = patch_values(data)
     for field in ("name", "department", "tier", "is_active"):
         if field in changes:
-            if changes[field] is None:
-                raise InvalidInput(f"{field} cannot be null", field=field)
             if queue.kind is QueueKind.TRIAGE and field in ("department", "is_active"):
                 raise InvalidInput(f"the triage queue's {field} cannot be changed", field=field)
             setattr(queue, field, changes[field])
-    if data.required_skills is not None:
+    if "required_skills" in changes:
         queue.required_skills = _required(data.required_skills)
     db.flush()
     return queue

@@ -3,9 +3,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from tierdesk.kit.input import Input, RecordId
 from pydantic import BaseModel, ConfigDict, Field
 
+from tierdesk.kit.input import Input, RecordId
 from tierdesk.kit.vocabulary import Channel, Department, Priority
 from tierdesk.tickets.models import ActorKind, MessageDirection, TicketStatus
 

@@ -13,6 +13,7 @@ from tierdesk.agents.models import Agent, AgentRole, agent_brands
 from tierdesk.brands.service import resolve_brand
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.html import html_from_text, sanitize_html, text_from_html
+from tierdesk.kit.input import patch_values
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import Channel, Department, Priority
 from tierdesk.routing import repository as queues
@@ -159,7 +160,9 @@ def _set_status(db: Session, ticket: Ticket, target: TicketStatus, actor: Actor,
         ticket.solved_at = None
         ticket.disposition_id = None
     ticket.status = target
-    record_event(db, ticket, "status_changed", actor, before={"status": before}, after={"status": target}, reason=reason)
+    record_event(
+        db, ticket, "status_changed", actor, before={"status": before}, after={"status": target}, reason=reason
+    )
 
 
 def add_message(
@@ -247,7 +250,8 @@ def _assignable(db: Session, ticket: Ticket, agent_id: int) -> Agent:
 def update_ticket(db: Session, principal: Principal, ticket_id: int, data: TicketUpdate) -> Ticket:
     ticket = repository.get_visible(db, principal, ticket_id, for_update=True)
     actor = Actor.of(principal)
-    given = data.model_fields_set - {"reason"}
+    given = set(patch_values(data, nullable=frozenset({"assignee_id", "intent", "disposition", "reason"})))
+    given.discard("reason")
     changed: list[tuple[str, object, object]] = []
 
     def change(field: str, value: object) -> None:
@@ -256,9 +260,6 @@ def update_ticket(db: Session, principal: Principal, ticket_id: int, data: Ticke
             setattr(ticket, field, value)
             changed.append((field, old, value))
 
-    for field in ("status", "priority", "queue_id", "department", "subject"):
-        if field in given and getattr(data, field) is None:
-            raise InvalidInput(f"{field} cannot be null", field=field)
     if ticket.status is TicketStatus.CLOSED and given - {"status"}:
         raise InvalidInput("a closed ticket cannot be changed", field=sorted(given)[0])
 
