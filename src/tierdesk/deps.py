@@ -43,12 +43,21 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         session = (database.write_sessions if write else database.read_sessions)()
         try:
             yield session
-            await to_thread.run_sync(session.commit, limiter=state.finishing_threads)
         except BaseException:
-            await to_thread.run_sync(session.rollback, limiter=state.finishing_threads)
+            await to_thread.run_sync(_end, session, False, limiter=state.finishing_threads)
             raise
-        finally:
-            await to_thread.run_sync(session.close, limiter=state.finishing_threads)
+        await to_thread.run_sync(_end, session, True, limiter=state.finishing_threads)
+
+
+def _end(session: Session, commit: bool) -> None:
+    """Commit (or roll back) and give the connection back, in one trip to a thread."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 # scope="function": the commit happens before the response is sent, so a client is never told "accepted" about
