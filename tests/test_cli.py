@@ -247,3 +247,8 @@ def test_tokens_revoke(cli):
 def test_the_cli_uses_the_configured_database(cli, database_url):
     assert get_settings().effective_database_url == database_url
     assert get_database().dialect == database_url.split(":")[0].split("+")[0]
+
+
+def test_serve_refuses_several_processes_on_sqlite(bare_cli):
+    r = bare_cli("serve", "--processes", "2")
+    assert_one_line_error(r, "PostgreSQL")

@@ -125,6 +125,11 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    if workers > 1 and settings.effective_database_url.startswith("sqlite"):
+        # One SQLite file has one writer: processes would queue in SQLite's busy handler, with second-long stalls.
+        err.print("[red]error (--processes):[/red] several server processes need PostgreSQL "
+                  "(set TIERDESK_DATABASE_URL); on SQLite run one")
+        raise typer.Exit(2)
     _migrate()
     url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
     backend = settings.effective_database_url.split(":")[0]
