@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from typing import Annotated
 
-from anyio import to_thread
+from anyio import CancelScope, to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -18,10 +18,6 @@ from tierdesk.kit.errors import Unauthenticated
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 _bearer = HTTPBearer(auto_error=False, description="An API token from `tierdesk tokens create`")
-
-
-def get_database(request: Request) -> Database:
-    return request.app.state.database
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
@@ -44,9 +40,11 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         try:
             yield session
         except BaseException:
-            await to_thread.run_sync(_end, session, False, limiter=state.finishing_threads)
+            with CancelScope(shield=True):  # a client gone away must not leave the connection checked out
+                await to_thread.run_sync(_end, session, False, limiter=state.finishing_threads)
             raise
-        await to_thread.run_sync(_end, session, True, limiter=state.finishing_threads)
+        with CancelScope(shield=True):
+            await to_thread.run_sync(_end, session, True, limiter=state.finishing_threads)
 
 
 def _end(session: Session, commit: bool) -> None:

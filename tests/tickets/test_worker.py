@@ -170,3 +170,21 @@ def test_concurrent_workers_close_each_ticket_exactly_once(world, database):
     assert len(events) == 50
     assert sorted(e.ticket_id for e in events) == sorted(due)
     assert {s for s, _ in state(database, due).values()} == {"closed"}
+
+
+def test_an_idle_worker_opens_no_write_transaction(database, settings):
+    """Nothing due: the worker only reads, so it never takes SQLite's write lock away from requests."""
+    opened = []
+    real = database.write_sessions
+
+    def counting_write_sessions():
+        opened.append(1)
+        return real()
+
+    database.write_sessions = counting_write_sessions
+    try:
+        done = Worker(database, default_jobs(settings)).run_once()
+    finally:
+        database.write_sessions = real
+    assert done == {"close_solved_tickets": 0}
+    assert opened == []

@@ -28,7 +28,7 @@ from tierdesk.tickets import repository as tickets
 from tierdesk.tickets import service as ticket_work
 from tierdesk.tickets.models import Message, MessageDirection, Ticket
 from tierdesk.tickets.schemas import TicketOut
-from tierdesk.tickets.service import CUSTOMER_ACTOR, SYSTEM_ACTOR, Actor
+from tierdesk.tickets.service import CUSTOMER_ACTOR, Actor
 
 SUBJECT_FROM_BODY = 120
 
@@ -184,7 +184,7 @@ class IntakePipeline:
         ctx = IntakeContext(
             contact=contact,
             brand=brand,
-            actor=Actor.of(principal) if principal.agent_id else SYSTEM_ACTOR,
+            actor=Actor.of(principal),
             phone_region=self.phone_region,
         )
         ctx.body_text, ctx.body_html = ticket_work.message_bodies(contact.body, contact.body_html)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tierdesk.config import Settings
 from tierdesk.db import Database
-from tierdesk.tickets.tasks import close_solved_tickets
+from tierdesk.tickets.tasks import close_solved_tickets, solved_tickets_due
 
 log = logging.getLogger("tierdesk.worker")
 
@@ -24,12 +24,19 @@ log = logging.getLogger("tierdesk.worker")
 @dataclass
 class Job:
     name: str
-    run: Callable[[Session], int]  # does what is due, returns how many things it did
+    run: Callable[[Session], int]  # does what is due in a write transaction, returns how many things it did
+    due: Callable[[Session], bool] | None = None  # a read-only look first: is there anything to do?
 
 
 def default_jobs(settings: Settings) -> list[Job]:
     after = dt.timedelta(hours=settings.auto_close_after_hours)
-    return [Job("close_solved_tickets", lambda db: close_solved_tickets(db, after))]
+    return [
+        Job(
+            "close_solved_tickets",
+            run=lambda db: close_solved_tickets(db, after),
+            due=lambda db: solved_tickets_due(db, after),
+        )
+    ]
 
 
 class Worker:
@@ -44,6 +51,11 @@ class Worker:
         done = {}
         for job in self.jobs:
             try:
+                if job.due is not None:
+                    with self.database.transaction(write=False) as db:
+                        if not job.due(db):
+                            done[job.name] = 0
+                            continue
                 with self.database.transaction() as db:
                     done[job.name] = job.run(db)
             except Exception:

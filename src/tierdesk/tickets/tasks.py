@@ -14,6 +14,15 @@ from tierdesk.tickets.service import SYSTEM_ACTOR, record_event
 BATCH = 200
 
 
+def _solved_before(cutoff: dt.datetime):
+    return (Ticket.status == TicketStatus.SOLVED, Ticket.solved_at <= cutoff)
+
+
+def solved_tickets_due(db: Session, after: dt.timedelta) -> bool:
+    """A cheap read first, so an idle worker never takes SQLite's write lock."""
+    return db.scalar(sa.select(sa.exists().where(*_solved_before(utcnow() - after)))) or False
+
+
 def close_solved_tickets(db: Session, after: dt.timedelta) -> int:
     """Close tickets solved longer than `after` ago. Safe with any number of workers: rows are claimed with
     SKIP LOCKED on PostgreSQL and each is moved by a compare-and-set update, so a ticket is closed (and its event
@@ -21,7 +30,7 @@ def close_solved_tickets(db: Session, after: dt.timedelta) -> int:
     now = utcnow()
     due = (
         sa.select(Ticket.id)
-        .where(Ticket.status == TicketStatus.SOLVED, Ticket.solved_at <= now - after)
+        .where(*_solved_before(now - after))
         .order_by(Ticket.solved_at)
         .limit(BATCH)
         .with_for_update(skip_locked=True)
