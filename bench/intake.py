@@ -49,6 +49,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes, from /proc (Linux); 0 where a process is gone."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(pattern: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in found]
+
+
 def run(cmd: list[str], env: dict) -> str:
     return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
@@ -158,7 +175,11 @@ def bench_backend(name: str, database_url: str, processes: int, args) -> dict:
                 wait_healthy(base, server)
             payloads = contacts(args.warmup + args.contacts)
             asyncio.run(load(bases, token, payloads[: args.warmup], args.clients))  # warm-up, not counted
+            # Where the CPU goes (all on the same two cores): tierdesk, the database server, the load generator.
+            server_pids, db_pids = [s.pid for s in servers], pids_named("postgres")
+            cpu_before = cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time()
             latencies, elapsed, errors = asyncio.run(load(bases, token, payloads[args.warmup:], args.clients))
+            cpu_after = cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time()
         finally:
             for server in servers:
                 server.terminate()
@@ -172,10 +193,17 @@ def bench_backend(name: str, database_url: str, processes: int, args) -> dict:
         "p50_ms": round(statistics.median(ms), 2),
         "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2),
         "errors": errors,
+        "cpu_ms_per_contact": {
+            part: round((after - before) / len(ms) * 1000, 2)
+            for part, before, after in zip(("tierdesk", "postgresql_server", "load_generator"), cpu_before,
+                                           cpu_after, strict=True)
+            if part != "postgresql_server" or name == "postgresql"
+        },
     }
+    cpu = ", ".join(f"{part} {value}" for part, value in result["cpu_ms_per_contact"].items())
     print(f"{name:>10}: {result['contacts_per_s']:8.1f} contacts/s   p50 {result['p50_ms']:6.2f} ms   "
           f"p99 {result['p99_ms']:6.2f} ms   errors {errors}   ({len(ms)} contacts in {elapsed:.1f} s, "
-          f"{processes} server process{'es' if processes > 1 else ''})")
+          f"{processes} server process{'es' if processes > 1 else ''}; CPU ms per contact: {cpu})")
     return result
 
 
