@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import anyio.to_thread
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tierdesk import __version__
@@ -30,6 +33,7 @@ from tierdesk.tickets.api import router as tickets_router
 log = logging.getLogger("tierdesk")
 
 API_PREFIX = "/api/v1"
+STATIC = Path(__file__).parent / "web" / "static"
 _LOCATIONS = {"body", "query", "path", "header"}
 
 
@@ -110,6 +114,8 @@ def create_app(
         version=__version__,
         summary="Inbound support: helpdesk and contact distributor in one service",
         lifespan=lifespan,
+        docs_url=None,  # served below from our own copy of Swagger UI: no CDN, so it works offline
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
@@ -121,9 +127,22 @@ def create_app(
                    dispositions_router):
         app.include_router(router, prefix=API_PREFIX)
 
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
     @app.get("/", include_in_schema=False)
     def home():
         return RedirectResponse("/docs")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="tierdesk API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+            oauth2_redirect_url=None,
+        )
 
     @app.get("/healthz", tags=["service"])
     def health():
