@@ -184,7 +184,11 @@ def bench_backend(name: str, database_url: str, processes: int, args) -> dict:
             for server in servers:
                 server.terminate()
             for server in servers:
-                server.wait(timeout=30)
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:  # a server that cannot finish its requests must not outlive us
+                    server.kill()
+                    server.wait()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     ms = sorted(x * 1000 for x in latencies)
