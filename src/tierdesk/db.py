@@ -136,21 +136,35 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def session(self, *, write: bool) -> Session:
+        return (self.write_sessions if write else self.read_sessions)()
+
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
-        """A unit of work (a request, a job, a CLI command): committed on success, rolled back on any error."""
+        """A unit of work of a job or a CLI command: committed on success, rolled back on any error.
+        (Requests have their own, with the same ending: deps.get_db.)"""
         with self._writer if write else nullcontext():
-            factory = self.write_sessions if write else self.read_sessions
-            with factory() as session:
-                try:
-                    yield session
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
+            session = self.session(write=write)
+            try:
+                yield session
+            except BaseException:
+                finish(session, commit=False)
+                raise
+            finish(session, commit=True)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def finish(session: Session, *, commit: bool) -> None:
+    """End a unit of work: commit (or roll back), and give the connection back to the pool."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 @lru_cache

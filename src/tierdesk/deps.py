@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository as agents_repo
 from tierdesk.agents.auth import Principal
-from tierdesk.db import Database
+from tierdesk.db import Database, finish
 from tierdesk.kit.errors import Unauthenticated
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -36,26 +36,15 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     write = request.method not in _READ_METHODS
     queue_for_writer = state.sqlite_writer if write and database.dialect == "sqlite" else nullcontext()
     async with queue_for_writer, state.request_slots:
-        session = (database.write_sessions if write else database.read_sessions)()
+        session = database.session(write=write)
         try:
             yield session
         except BaseException:
             with CancelScope(shield=True):  # a client gone away must not leave the connection checked out
-                await to_thread.run_sync(_end, session, False, limiter=state.finishing_threads)
+                await to_thread.run_sync(lambda: finish(session, commit=False), limiter=state.finishing_threads)
             raise
         with CancelScope(shield=True):
-            await to_thread.run_sync(_end, session, True, limiter=state.finishing_threads)
-
-
-def _end(session: Session, commit: bool) -> None:
-    """Commit (or roll back) and give the connection back, in one trip to a thread."""
-    try:
-        if commit:
-            session.commit()
-        else:
-            session.rollback()
-    finally:
-        session.close()
+            await to_thread.run_sync(lambda: finish(session, commit=True), limiter=state.finishing_threads)
 
 
 # scope="function": the commit happens before the response is sent, so a client is never told "accepted" about

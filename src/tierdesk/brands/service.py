@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import re
-
 from sqlalchemy.orm import Session
 
 from tierdesk.agents.auth import Principal
@@ -10,7 +8,7 @@ from tierdesk.brands.models import Brand
 from tierdesk.brands.schemas import SLUG_PATTERN, BrandCreate, BrandUpdate
 from tierdesk.brands.scope import require_brand
 from tierdesk.kit.errors import Conflict, InvalidInput
-from tierdesk.kit.input import id_from_text
+from tierdesk.kit.input import slug_or_id
 from tierdesk.routing.models import Queue, QueueKind
 
 
@@ -37,10 +35,8 @@ def update_brand(db: Session, principal: Principal, brand_id: int, data: BrandUp
 
 def resolve_brand(db: Session, principal: Principal, ref: str | int) -> Brand:
     """A brand named by slug or id in a request, which the caller must be assigned to."""
-    brand = None
-    if isinstance(ref, str) and re.match(SLUG_PATTERN, ref):
-        brand = repository.by_slug(db, ref)
-    brand_id = ref if isinstance(ref, int) else id_from_text(ref)
+    slug, brand_id = slug_or_id(ref, SLUG_PATTERN)
+    brand = repository.by_slug(db, slug) if slug else None
     if brand is None and brand_id is not None:
         brand = db.get(Brand, brand_id)
     if brand is None:

@@ -12,7 +12,7 @@ from tierdesk.customers.models import IdentityKind
 from tierdesk.customers.schemas import CustomerHistory, CustomerMerge, CustomerOut
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.errors import InvalidInput
-from tierdesk.kit.input import PathId
+from tierdesk.kit.input import PathId, refuse_nul
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
 from tierdesk.tickets import repository as tickets_repo
 from tierdesk.tickets.schemas import EventOut, TicketOut
@@ -35,8 +35,7 @@ def search_customers(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ):
-    if q is not None and "\x00" in q:
-        raise InvalidInput("contains a NUL character (\\u0000)", field="q")
+    refuse_nul(q, "q")
     given = [(IdentityKind(k), v) for k, v in (("email", email), ("phone", phone), ("external_id", external_id)) if v]
     if len(given) > 1:
         raise InvalidInput("search by one identity at a time", field=given[1][0].value)

@@ -7,6 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from tierdesk.customers.models import IdentityKind
 from tierdesk.kit.errors import InvalidInput
+from tierdesk.kit.input import refuse_nul
 
 # When several identities point at different customers, the strongest wins: an account id is proof,
 # an email address nearly so, a phone number (shared lines, recycled numbers) the weakest.
@@ -40,8 +41,7 @@ def normalise_external_id(raw: str, field: str = "external_id") -> str:
 
 def normalise(kind: IdentityKind, raw: str, region: str | None, field: str | None = None) -> str:
     field = field or kind.value
-    if "\x00" in raw:
-        raise InvalidInput("contains a NUL character (\\u0000)", field=field)
+    refuse_nul(raw, field)
     if kind is IdentityKind.EMAIL:
         return normalise_email(raw, field)
     if kind is IdentityKind.PHONE:

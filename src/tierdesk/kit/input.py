@@ -24,12 +24,28 @@ def id_from_text(ref: str) -> int | None:
     return int(ref) if _ID_TEXT.match(ref) else None
 
 
+def slug_or_id(ref: str | int, slug_pattern: str) -> tuple[str | None, int | None]:
+    """How a reference written by a caller can name a record: as a slug, as an id, or both ("123")."""
+    if isinstance(ref, int):
+        return None, ref
+    return (ref if re.match(slug_pattern, ref) else None), id_from_text(ref)
+
+
+NUL_MESSAGE = "contains a NUL character (\\u0000)"
+
+
 def _has_nul(value: object) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, (list, tuple)):
         return any(_has_nul(v) for v in value)
     return False
+
+
+def refuse_nul(value: str | None, field: str) -> None:
+    """For text that arrives outside a request body (query parameters): PostgreSQL cannot store NUL."""
+    if value is not None and _has_nul(value):
+        raise InvalidInput(NUL_MESSAGE, field=field)
 
 
 class Input(BaseModel):
@@ -42,7 +58,7 @@ class Input(BaseModel):
     @classmethod
     def _no_nul(cls, value: object) -> object:
         if _has_nul(value):
-            raise ValueError("contains a NUL character (\\u0000)")
+            raise ValueError(NUL_MESSAGE)
         return value
 
 

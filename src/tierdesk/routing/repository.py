@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
@@ -9,7 +7,7 @@ from tierdesk.agents.auth import Principal
 from tierdesk.brands.schemas import SLUG_PATTERN
 from tierdesk.brands.scope import scoped
 from tierdesk.kit.errors import NotFound
-from tierdesk.kit.input import id_from_text
+from tierdesk.kit.input import slug_or_id
 from tierdesk.kit.vocabulary import Department
 from tierdesk.routing.models import Queue, QueueKind
 from tierdesk.tickets.models import Ticket, TicketStatus
@@ -53,10 +51,8 @@ def waiting_counts(db: Session, queue_ids: list[int]) -> dict[int, int]:
 def in_brand(db: Session, brand_id: int, ref: str | int) -> Queue | None:
     """A queue of the brand by slug or id (a slug of digits wins over an id)."""
     stmt = sa.select(Queue).where(Queue.brand_id == brand_id)
-    if isinstance(ref, int):
-        return db.scalar(stmt.where(Queue.id == ref))
-    queue = db.scalar(stmt.where(Queue.slug == ref)) if re.match(SLUG_PATTERN, ref) else None
-    queue_id = id_from_text(ref)
+    slug, queue_id = slug_or_id(ref, SLUG_PATTERN)
+    queue = db.scalar(stmt.where(Queue.slug == slug)) if slug else None
     if queue is None and queue_id is not None:
         queue = db.scalar(stmt.where(Queue.id == queue_id))
     return queue
