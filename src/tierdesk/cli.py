@@ -1,20 +1,20 @@
-"""The tierdesk command line: serve, worker, db, agents, tokens, brands, demo."""
+"""The tierdesk command line: serve, worker, db, agents, tokens, brands, triage, demo."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import os
 import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from tierdesk.config import get_settings
+from tierdesk.kit.console import err, friendly_errors, out
+from tierdesk.triage.cli import triage_app
 
 app = typer.Typer(help="tierdesk: inbound support, helpdesk and contact distributor in one service.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -26,39 +26,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(agents_app, name="agents")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(brands_app, name="brands")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+app.add_typer(triage_app, name="triage")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
-
-
-def friendly_errors(fn):
-    """Domain errors and bad database settings end the command with one readable line, not a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from pydantic import ValidationError
-        from sqlalchemy.exc import OperationalError
-
-        from tierdesk.kit.errors import DomainError
-
-        try:
-            return fn(*args, **kwargs)
-        except DomainError as exc:
-            where = f" ({exc.field})" if exc.field else ""
-            err.print(f"[red]error{where}:[/red] {exc.message}")
-            raise typer.Exit(2) from None
-        except ValidationError as exc:
-            for e in exc.errors():
-                field = ".".join(str(p) for p in e["loc"]) or "input"
-                err.print(f"[red]error ({field}):[/red] {e['msg'].removeprefix('Value error, ')}")
-            raise typer.Exit(2) from None
-        except OperationalError as exc:
-            err.print(f"[red]error:[/red] cannot use the database: {exc.orig}")
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def _database():
@@ -303,13 +273,15 @@ def demo():
     from tierdesk.agents.repository import by_email
     from tierdesk.agents.service import create_token
     from tierdesk.demo import ADMIN_EMAIL, CONTACTS, load_demo
+    from tierdesk.triage.service import TriagerSource
 
     settings = get_settings()
     _migrate()
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("loading demo data", total=4 + len(CONTACTS) + 1)
         with _database().transaction() as db:
-            loaded = load_demo(db, lambda step: progress.advance(task))
+            triager = TriagerSource(settings.effective_triage_model_path, settings.triage_confidence_threshold)
+            loaded = load_demo(db, lambda step: progress.advance(task), triager)
     out.print("demo data loaded" if loaded else "demo data present already")
     token_file = settings.data_dir / DEMO_TOKEN_FILE
     if not token_file.exists():

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     # Requests working with the database at once, per server process (the rest wait their turn, holding nothing).
     request_threads: int = Field(default=4, ge=1, le=200)
+    # Triage: a ticket whose department confidence is below this goes to the brand's human-triage queue
+    # (1.0: every new ticket does, and the model only suggests).
+    triage_confidence_threshold: float = Field(default=0.65, ge=0.0, le=1.0)
+    # The deployment's retrained model (`tierdesk triage train --from-db` writes it); the shipped one until then.
+    triage_model_path: Path | None = None
     db_pool_size: int = 10
     db_max_overflow: int = 20
 
@@ -47,6 +52,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'tierdesk.db'}"
+
+    @property
+    def effective_triage_model_path(self) -> Path:
+        return self.triage_model_path or self.data_dir / "triage-model.npz"
 
     def effective_secret_key(self) -> str:
         """The configured secret, or one generated on first use and kept (mode 0600) in the data directory."""

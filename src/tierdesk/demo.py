@@ -26,6 +26,7 @@ from tierdesk.routing.repository import in_brand
 from tierdesk.routing.schemas import QueueCreate, RequiredSkill
 from tierdesk.tickets import service as tickets
 from tierdesk.tickets.schemas import DispositionCreate, MessageCreate, TicketUpdate
+from tierdesk.triage.service import TriagerSource
 
 ADMIN_EMAIL = "admin@tierdesk.example"
 
@@ -101,14 +102,14 @@ CONTACTS = [
     DemoContact("acme", "email", {"email": "maria.schulz@example.de", "name": "Maria Schulz"},
                 "Router blinkt rot seit heute Morgen",
                 "Hallo, mein Router blinkt seit heute Morgen rot und ich habe kein Internet. Neustart hilft nicht.\n"
-                "Kundennummer 448812.", department="TS", priority="high",
+                "Kundennummer 448812.", priority="high",
                 then=_work(("assign", {"agent": "priya@tierdesk.example", "by": "priya@tierdesk.example"}),
                            ("note", {"body": "Line test: no sync on the ONT. Checked outage map: none.",
                                      "by": "priya@tierdesk.example"}),
                            ("outbound", {"body": "Hallo Frau Schulz, wir prüfen Ihre Leitung und melden uns "
                                                  "innerhalb von 2 Stunden.", "by": "priya@tierdesk.example"}))),
     DemoContact("acme", "chat", {"email": "tom.baker@example.com", "name": "Tom Baker"}, None,
-                "hi, I was charged twice for November, can I get one of them refunded?", department="CS",
+                "hi, I was charged twice for November, can I get one of them refunded?",
                 then=_work(("assign", {"agent": "sam@tierdesk.example", "by": "sam@tierdesk.example"}),
                            ("outbound", {"body": "Hi Tom, I can see the duplicate charge and have refunded it. "
                                                  "It shows on your card in 3-5 days.", "by": "sam@tierdesk.example"}),
@@ -134,14 +135,13 @@ CONTACTS = [
     DemoContact("nimbus", "email", {"email": "dev@startup.example", "name": "Ravi Patel"},
                 "Notes not syncing between phone and laptop",
                 "Since the last update my notes on Android don't show up on the Mac app. Sync spinner never stops. "
-                "Version 4.2.1 on both.", department="TS", priority="high",
+                "Version 4.2.1 on both.", priority="high",
                 then=_work(("assign", {"agent": "jules@tierdesk.example", "by": "jules@tierdesk.example"}),
                            ("outbound", {"body": "Hi Ravi, could you send us the sync log (Settings > Help > "
                                                  "Export log) from the Android app?", "by": "jules@tierdesk.example"}),
                            ("update", {"status": "pending", "by": "jules@tierdesk.example"}))),
     DemoContact("nimbus", "chat", {"email": "anna@example.net", "name": "Anna Berg"}, None,
-                "How do I switch from the monthly to the yearly plan? Do I get the discount straight away?",
-                department="CS"),
+                "How do I switch from the monthly to the yearly plan? Do I get the discount straight away?"),
     DemoContact("nimbus", "web", {"email": "lee@example.com"}, "App crashes on start",
                 "The iPad app crashes right after the splash screen since this morning. Reinstalling didn't help.",
                 priority="urgent"),
@@ -153,8 +153,10 @@ FOLLOW_UPS = [
 ]
 
 
-def load_demo(db: Session, progress: Callable[[str], None] = lambda _step: None) -> bool:
-    """Load the demo data; False when it was there already."""
+def load_demo(
+    db: Session, progress: Callable[[str], None] = lambda _step: None, triager: TriagerSource | None = None
+) -> bool:
+    """Load the demo data; False when it was there already. Contacts without a department are triaged."""
     if brands_repo.by_slug(db, BRANDS[0][0]) is not None:
         return False
     for slug, name in BRANDS:
@@ -173,7 +175,7 @@ def load_demo(db: Session, progress: Callable[[str], None] = lambda _step: None)
             email=email, display_name=name, role=role, tier=tier, brands=brand_slugs,
             skills=[SkillLevel(skill=s, level=lvl) for s, lvl in skills.items()]))
     progress("agents")
-    pipeline = default_pipeline()
+    pipeline = default_pipeline(triager=triager)
     for i, c in enumerate(CONTACTS):
         result = pipeline.receive(db, SYSTEM, ContactIn(
             brand=c.brand, channel=c.channel, sender=Sender(**c.sender), subject=c.subject, body=c.body,

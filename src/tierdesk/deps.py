@@ -33,7 +33,8 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """
     state = request.app.state
     database: Database = state.database
-    write = request.method not in _READ_METHODS
+    # A POST that only computes (marked `read_only` on its endpoint, e.g. /triage) needs no write lock.
+    write = request.method not in _READ_METHODS and not getattr(request.scope.get("endpoint"), "read_only", False)
     queue_for_writer = state.sqlite_writer if write and database.dialect == "sqlite" else nullcontext()
     async with queue_for_writer, state.request_slots:
         session = database.session(write=write)

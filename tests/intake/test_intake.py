@@ -70,7 +70,7 @@ def assert_invalid(response, field: str) -> dict:
 # --- a new contact -------------------------------------------------------------------------------------------------
 
 
-def test_new_contact_opens_a_ticket_in_the_brand_triage_queue(client, world, database):
+def test_new_contact_opens_a_ticket_triaged_to_its_department(client, world, database):
     before = counts(database)
     result = created(client, world, external_id="<m1@example.com>")
 
@@ -80,13 +80,14 @@ def test_new_contact_opens_a_ticket_in_the_brand_triage_queue(client, world, dat
     assert result["possible_duplicate_customers"] == []
     ticket = result["ticket"]
     assert ticket["status"] == "new"
-    assert ticket["queue_id"] == world.queues["acme/triage"]
+    assert ticket["queue_id"] == world.queues["acme/ts-helpdesk"]  # a router fault: a product problem
+    assert ticket["department"] == "TS"
+    assert ticket["intent"] in ("device_fault", "connectivity")
     assert ticket["brand_id"] == world.brands["acme"]
     assert ticket["customer_id"] == result["customer_id"]
     assert ticket["subject"] == "My router blinks red"
     assert ticket["channel"] == "email"
     assert ticket["message_count"] == 1
-    assert ticket["department"] is None
     assert ticket["last_inbound_at"] is not None
 
     after = counts(database)
@@ -94,11 +95,12 @@ def test_new_contact_opens_a_ticket_in_the_brand_triage_queue(client, world, dat
     assert after["customer_identities"] == before["customer_identities"] + 1
     assert after["tickets"] == before["tickets"] + 1
     assert after["messages"] == before["messages"] + 1
-    assert after["ticket_events"] == before["ticket_events"] + 2
+    assert after["ticket_events"] == before["ticket_events"] + 3  # created, message_received, triaged
     with database.transaction(write=False) as db:
         stored = db.get(Ticket, ticket["id"])
         assert stored.customer_id == result["customer_id"]
-        assert stored.queue_id == world.queues["acme/triage"]
+        assert stored.queue_id == world.queues["acme/ts-helpdesk"]
+        assert stored.language == "en" and stored.triage_confidence >= 0.65
         identity = db.scalar(sa.select(CustomerIdentity).where(CustomerIdentity.customer_id == result["customer_id"]))
         assert (identity.kind.value, identity.value) == ("email", "maria@example.com")
         customer = db.get(Customer, result["customer_id"])
@@ -106,16 +108,21 @@ def test_new_contact_opens_a_ticket_in_the_brand_triage_queue(client, world, dat
         assert customer.brand_id == world.brands["acme"]
         events = db.execute(sa.select(TicketEvent.kind, TicketEvent.message_id).where(
             TicketEvent.ticket_id == ticket["id"]).order_by(TicketEvent.id)).all()
-        assert [tuple(e) for e in events] == [("created", None), ("message_received", result["message_id"])]
+        assert [tuple(e) for e in events] == [
+            ("created", None), ("message_received", result["message_id"]), ("triaged", None)]
 
     events = timeline(client, world, ticket["id"])
     kinds = [e["kind"] for e in events]
-    assert kinds == ["created", "message_received"]
-    created_event, received = events
+    assert kinds == ["created", "message_received", "triaged"]
+    created_event, received, triaged = events
     assert created_event["actor_kind"] == "agent"
     assert created_event["actor_agent_id"] == world.agents["agent"]
-    assert created_event["after"]["queue_id"] == world.queues["acme/triage"]
+    assert created_event["after"]["queue_id"] == world.queues["acme/ts-helpdesk"]
     assert created_event["after"]["status"] == "new"
+    assert created_event["reason"].startswith("triage: ")
+    assert triaged["actor_kind"] == "system"
+    assert triaged["after"]["department"] == "TS" and triaged["after"]["needs_human"] is False
+    assert triaged["reason"] == triaged["after"]["explanation"]
     assert received["actor_kind"] == "customer"
     assert received["message"] is not None
     assert received["message"]["id"] == result["message_id"]
@@ -228,7 +235,7 @@ def test_thread_ref_equal_to_an_earlier_external_id_threads(client, world, datab
     bodies = [m["body_text"] for m in messages(client, world, first["ticket"]["id"])]
     assert bodies == [contact()["body"], "Still blinking."]
     assert [e["kind"] for e in timeline(client, world, first["ticket"]["id"])] == [
-        "created", "message_received", "message_received"]
+        "created", "message_received", "triaged", "message_received"]  # a reply in a thread is not re-triaged
 
 
 def test_thread_ref_equal_to_an_earlier_thread_ref_threads(client, world):

@@ -1,9 +1,8 @@
 """Contact intake: the single entry every channel uses.
 
 A contact passes through a list of steps inside the caller's transaction: identify the customer, find the ticket it
-continues, decide where a new ticket goes, open it, record the message. Triage and routing plug in as further steps
-(triage before `choose_destination` fills in the decision; routing after `record_message` offers the ticket), so a
-contact is accepted whole or not at all.
+continues, triage it, decide where a new ticket goes, open it, record the message and the triage decision. Routing will
+plug in after `record_message`. All of it happens in one transaction, so a contact is accepted whole or not at all.
 """
 
 from __future__ import annotations
@@ -29,6 +28,8 @@ from tierdesk.tickets import service as ticket_work
 from tierdesk.tickets.models import Message, MessageDirection, Ticket
 from tierdesk.tickets.schemas import TicketOut
 from tierdesk.tickets.service import CUSTOMER_ACTOR, Actor
+from tierdesk.triage.decision import TriageDecision
+from tierdesk.triage.service import TriagerSource, record_triage, triage_step
 
 SUBJECT_FROM_BODY = 120
 
@@ -47,12 +48,13 @@ class IntakeContext:
     ticket: Ticket | None = None
     threaded: bool = False
     message: Message | None = None
-    # Where a new ticket goes. Explicit input sets it today; the triage step will set it from the message.
+    # Where a new ticket goes: explicit input first, then the triage step, then choose_destination's defaults.
     department: Department | None = None
     queue: Queue | None = None
     priority: Priority = Priority.NORMAL
     intent: str | None = None
     decision_reason: str | None = None
+    triage: TriageDecision | None = None  # set by the triage step
 
 
 IntakeStep = Callable[[Session, IntakeContext], None]
@@ -208,10 +210,16 @@ class IntakePipeline:
         )
 
 
-def default_pipeline(phone_region: str | None = None) -> IntakePipeline:
+def default_pipeline(phone_region: str | None = None, triager: TriagerSource | None = None) -> IntakePipeline:
+    """Without a triager (tests of intake alone) new tickets go where the contact says, else to human triage."""
+    new_ticket = [explicit_destination, choose_destination, open_ticket]
+    after = [record_message]
+    if triager is not None:
+        new_ticket = [explicit_destination, triage_step(triager), choose_destination, open_ticket]
+        after = [record_message, record_triage]
     return IntakePipeline(
         before=[identify_customer, continue_thread],
-        new_ticket=[explicit_destination, choose_destination, open_ticket],
-        after=[record_message],
+        new_ticket=new_ticket,
+        after=after,
         phone_region=phone_region,
     )

@@ -65,6 +65,10 @@ class Ticket(Base):
     priority: Mapped[Priority] = mapped_column(str_enum(Priority, "priority"), default=Priority.NORMAL)
     department: Mapped[Department | None] = mapped_column(str_enum(Department, "department"))
     intent: Mapped[str | None] = mapped_column(sa.String(100))
+    # What triage read in the first message (the full decision and its explanation are in the "triaged" event).
+    language: Mapped[str | None] = mapped_column(sa.String(16))
+    sentiment: Mapped[float | None] = mapped_column(sa.Float)
+    triage_confidence: Mapped[float | None] = mapped_column(sa.Float)
     queue_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("queues.id", ondelete="RESTRICT"))
     tier: Mapped[int] = mapped_column(sa.SmallInteger, default=1)
     assignee_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="SET NULL"))

@@ -311,6 +311,7 @@ def update_ticket(db: Session, principal: Principal, ticket_id: int, data: Ticke
     for field, old, new in changed:
         kind = f"{field.removesuffix('_id')}_changed"  # queue_changed, assignee_changed, disposition_changed
         record_event(db, ticket, kind, actor, before={field: old}, after={field: new}, reason=data.reason)
+    _record_retriage(db, ticket, actor, changed, data.reason)
 
     if "status" in given:
         _set_status(db, ticket, data.status, actor, data.reason)
@@ -320,6 +321,24 @@ def update_ticket(db: Session, principal: Principal, ticket_id: int, data: Ticke
         ticket.updated_at = utcnow()
     db.flush()
     return ticket
+
+
+def _record_retriage(
+    db: Session, ticket: Ticket, actor: Actor, changed: list[tuple[str, object, object]], reason: str | None
+) -> None:
+    """A person moving a ticket to another department or queue corrects triage: one "retriaged" event with the
+    reason, which `tierdesk triage train --from-db` learns from. The reason is required, because it is what the
+    next person (and the next model) learns from."""
+    moved = {field: (old, new) for field, old, new in changed if field in ("department", "queue_id")}
+    if not moved:
+        return
+    if not (reason or "").strip():
+        field = "department" if "department" in moved else "queue_id"
+        raise InvalidInput("say why the ticket moves to another department or queue (reason)", field=field)
+    before = {"department": ticket.department, "queue_id": ticket.queue_id}
+    before.update({field: old for field, (old, _) in moved.items()})
+    after = {"department": ticket.department, "queue_id": ticket.queue_id}
+    record_event(db, ticket, "retriaged", actor, before=before, after=after, reason=reason)
 
 
 def create_disposition(db: Session, principal: Principal, data: DispositionCreate) -> DispositionCode:

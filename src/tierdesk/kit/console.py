@@ -1,0 +1,39 @@
+"""What every CLI command shares: the two consoles and the rule that errors end in one readable line."""
+
+from __future__ import annotations
+
+import functools
+
+import typer
+from rich.console import Console
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def friendly_errors(fn):
+    """Domain errors and bad database settings end the command with one readable line, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from pydantic import ValidationError
+        from sqlalchemy.exc import OperationalError
+
+        from tierdesk.kit.errors import DomainError
+
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            where = f" ({exc.field})" if exc.field else ""
+            err.print(f"[red]error{where}:[/red] {exc.message}")
+            raise typer.Exit(2) from None
+        except ValidationError as exc:
+            for e in exc.errors():
+                field = ".".join(str(p) for p in e["loc"]) or "input"
+                err.print(f"[red]error ({field}):[/red] {e['msg'].removeprefix('Value error, ')}")
+            raise typer.Exit(2) from None
+        except OperationalError as exc:
+            err.print(f"[red]error:[/red] cannot use the database: {exc.orig}")
+            raise typer.Exit(2) from None
+
+    return wrapper

@@ -1,0 +1,236 @@
+"""From text to the numbers a linear model reads: three blocks, each L2-normalised on its own.
+
+- words: unigrams and bigrams of folded tokens (what was said);
+- chars: 3-5 character n-grams inside each word (typos, inflections and German compounds: "anmeldeproblem" shares
+  most of its n-grams with "anmelden");
+- meaning: the mean of static word-piece embeddings distilled from a sentence encoder (all-MiniLM-L6-v2), so words
+  the examples never used still land near the ones they did ("thermostat" near "router").
+
+Features are hashed (crc32, stable across processes) and kept only if seen in training, so a model file holds the
+columns it knows and nothing else. Per-word work is cached: support traffic repeats its words.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from tierdesk.triage.text import tokens
+
+HASH_MASK = (1 << 31) - 1
+WORD_BLOCK, CHAR_BLOCK = 0, 1
+CACHE_LIMIT = 200_000
+
+
+def _hash(feature: str) -> int:
+    return zlib.crc32(feature.encode()) & HASH_MASK
+
+
+def word_feature_ids(word: str, char_min: int = 3, char_max: int = 5) -> tuple[list[int], list[int]]:
+    """Hashed ids of a word's unigram feature and its character n-grams."""
+    padded = f"<{word}>"
+    grams = [padded[i : i + n] for n in range(char_min, char_max + 1) for i in range(len(padded) - n + 1)]
+    return [_hash("w:" + word)], [_hash("c:" + g) for g in grams]
+
+
+def bigram_id(first: str, second: str) -> int:
+    return _hash(f"b:{first} {second}")
+
+
+@dataclass
+class Features:
+    """A batch: the sparse word/char block and, when the model has embeddings, the dense meaning block."""
+
+    sparse: sparse.csr_matrix
+    dense: np.ndarray | None
+
+    def stacked(self) -> sparse.csr_matrix:
+        if self.dense is None:
+            return self.sparse
+        return sparse.hstack([self.sparse, sparse.csr_matrix(self.dense)], format="csr")
+
+
+class WordPieceEmbedder:
+    """Static embeddings over a BERT word-piece vocabulary (greedy longest match, as BERT tokenises)."""
+
+    def __init__(self, vocab: Sequence[str], table: np.ndarray, name: str = ""):
+        self.name = name
+        self.index = {piece: i for i, piece in enumerate(vocab)}
+        self.table = table.astype(np.float32)
+        self.dim = table.shape[1]
+        self._cache: dict[str, tuple[np.ndarray, int]] = {}
+
+    def pieces(self, word: str) -> list[int]:
+        ids, start = [], 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in self.index:
+                    ids.append(self.index[piece])
+                    break
+                end -= 1
+            if end == start:
+                return []  # [UNK]: carries no meaning, so it adds nothing
+            start = end
+        return ids
+
+    def word_vector(self, word: str) -> tuple[np.ndarray, int]:
+        hit = self._cache.get(word)
+        if hit is None:
+            ids = self.pieces(word[:100])
+            hit = (self.table[ids].sum(axis=0) if ids else np.zeros(self.dim, np.float32), len(ids))
+            if len(self._cache) > CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[word] = hit
+        return hit
+
+    def embed(self, token_lists: Sequence[list[str]]) -> np.ndarray:
+        """Mean piece vector of each text (its folded tokens), L2-normalised."""
+        out = np.zeros((len(token_lists), self.dim), np.float32)
+        for row, words in enumerate(token_lists):
+            total, count = out[row], 0
+            for word in words:
+                vec, n = self.word_vector(word)
+                if n:
+                    total += vec
+                    count += n
+            norm = float(np.linalg.norm(total))
+            if norm > 0:
+                out[row] = total / norm
+        return out
+
+
+class Vectorizer:
+    """Hashed n-gram tf-idf (per-block L2) plus an optional embedding block; fitted once, then read-only."""
+
+    def __init__(
+        self,
+        vocab_ids: np.ndarray,
+        idf: np.ndarray,
+        blocks: np.ndarray,
+        embedder: WordPieceEmbedder | None = None,
+        dense_weight: float = 1.0,
+    ):
+        self.vocab_ids = vocab_ids.astype(np.int64)
+        self.idf = idf.astype(np.float32)
+        self.blocks = blocks.astype(np.int8)
+        self.column = {int(h): i for i, h in enumerate(self.vocab_ids)}
+        self.embedder = embedder
+        self.dense_weight = dense_weight
+        self._word_cache: dict[str, list[int]] = {}
+
+    @property
+    def n_sparse(self) -> int:
+        return len(self.vocab_ids)
+
+    @property
+    def n_features(self) -> int:
+        return self.n_sparse + (self.embedder.dim if self.embedder else 0)
+
+    # -- fitting ------------------------------------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        texts: Sequence[str],
+        embedder: WordPieceEmbedder | None = None,
+        min_df: int = 2,
+        dense_weight: float = 1.0,
+    ) -> Vectorizer:
+        df: dict[int, int] = {}
+        block_of: dict[int, int] = {}
+        for text in texts:
+            seen: set[int] = set()
+            for ids, block in _raw_ids(tokens(text)):
+                for h in ids:
+                    if h not in seen:
+                        seen.add(h)
+                        block_of[h] = block
+            for h in seen:
+                df[h] = df.get(h, 0) + 1
+        kept = sorted(h for h, n in df.items() if n >= min_df)
+        n_docs = len(texts)
+        vocab = np.array(kept, dtype=np.int64)
+        dfs = np.array([df[h] for h in kept], dtype=np.float64)
+        idf = (np.log((1 + n_docs) / (1 + dfs)) + 1).astype(np.float32)
+        blocks = np.array([block_of[h] for h in kept], dtype=np.int8)
+        return cls(vocab, idf, blocks, embedder, dense_weight)
+
+    # -- transforming -------------------------------------------------------------------------------------------
+    def _word_columns(self, word: str) -> list[int]:
+        cols = self._word_cache.get(word)
+        if cols is None:
+            unigram, grams = word_feature_ids(word)
+            cols = [c for c in (self.column.get(h) for h in unigram + grams) if c is not None]
+            if len(self._word_cache) > CACHE_LIMIT:
+                self._word_cache.clear()
+            self._word_cache[word] = cols
+        return cols
+
+    def columns(self, words: list[str]) -> list[int]:
+        cols: list[int] = []
+        for word in words:
+            cols.extend(self._word_columns(word))
+        column = self.column
+        for first, second in zip(words, words[1:], strict=False):
+            c = column.get(bigram_id(first, second))
+            if c is not None:
+                cols.append(c)
+        return cols
+
+    def transform(self, texts: Sequence[str]) -> Features:
+        return self.transform_tokens([tokens(text) for text in texts])
+
+    def transform_tokens(self, token_lists: Sequence[list[str]]) -> Features:
+        texts = token_lists
+        indptr = [0]
+        indices: list[int] = []
+        for words in token_lists:
+            indices.extend(self.columns(words))
+            indptr.append(len(indices))
+        counts = sparse.csr_matrix(
+            (np.ones(len(indices), np.float32), np.array(indices, np.int64), np.array(indptr, np.int64)),
+            shape=(len(texts), self.n_sparse),
+        )
+        counts.sum_duplicates()
+        x = counts
+        x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]
+        # per-row, per-block L2 norm
+        rows = np.repeat(np.arange(len(texts)), np.diff(x.indptr))
+        key = rows * 2 + self.blocks[x.indices]
+        norms = np.sqrt(np.bincount(key, weights=x.data.astype(np.float64) ** 2, minlength=2 * len(texts)))
+        norms[norms == 0] = 1.0
+        x.data = (x.data / norms[key]).astype(np.float32)
+        dense = None
+        if self.embedder is not None:
+            dense = self.embedder.embed(token_lists) * self.dense_weight
+        return Features(x, dense)
+
+    # -- explaining ---------------------------------------------------------------------------------------------
+    def word_contributions(
+        self, words: list[str], row: sparse.csr_matrix, weights: np.ndarray, keep=lambda word: True
+    ) -> list[tuple[str, float]]:
+        """How much each word (and bigram) of one text that `keep` accepts pushed a linear score, strongest first.
+        `row` is the text's sparse features; a character n-gram shared by two words counts for both."""
+        value = dict(zip(row.indices.tolist(), (row.data * weights[row.indices]).tolist(), strict=True))
+        contributions: dict[str, float] = {}
+        for word in dict.fromkeys(words):
+            if keep(word):
+                contributions[word] = sum(value.get(c, 0.0) for c in set(self._word_columns(word)))
+        for first, second in dict.fromkeys(zip(words, words[1:], strict=False)):
+            c = self.column.get(bigram_id(first, second))
+            if c is not None and c in value and keep(f"{first} {second}"):
+                contributions[f"{first} {second}"] = value[c]
+        return sorted(contributions.items(), key=lambda kv: -abs(kv[1]))
+
+
+def _raw_ids(words: list[str]) -> Iterable[tuple[list[int], int]]:
+    for word in words:
+        unigram, grams = word_feature_ids(word)
+        yield unigram, WORD_BLOCK
+        yield grams, CHAR_BLOCK
+    yield [bigram_id(a, b) for a, b in zip(words, words[1:], strict=False)], WORD_BLOCK

@@ -1,0 +1,97 @@
+"""Triage in the running service: the model in use (reloaded when a retrain replaces its file) and the intake steps
+that decide where a new ticket goes and record why."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from tierdesk.kit.vocabulary import Department, Priority
+from tierdesk.routing import repository as queues
+from tierdesk.tickets import service as ticket_work
+from tierdesk.triage import repository
+from tierdesk.triage.decision import TriageDecision, TriageInput, Triager
+
+RELOAD_CHECK_SECONDS = 30.0
+
+
+class TriagerSource:
+    """The Triager this process uses: the deployment's model file when there is one, else the shipped model.
+
+    Loaded once; a retrain that replaces the file is picked up at the next check (at most every 30 s), so serve and
+    worker processes follow `tierdesk triage train --from-db` without a restart."""
+
+    def __init__(self, path: Path | None, threshold: float):
+        self.path = path
+        self.threshold = threshold
+        self._lock = threading.Lock()
+        self._stamp: float | None = None
+        self._checked = 0.0
+        self._triager = self._load()
+
+    def _file_stamp(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime if self.path else None
+        except OSError:
+            return None
+
+    def _load(self) -> Triager:
+        self._stamp = self._file_stamp()
+        triager = Triager.load(self.path if self._stamp is not None else None, self.threshold)
+        triager.warm_up()
+        return triager
+
+    def get(self) -> Triager:
+        now = time.monotonic()
+        if now - self._checked >= RELOAD_CHECK_SECONDS:
+            with self._lock:
+                self._checked = now
+                if self._file_stamp() != self._stamp:
+                    self._triager = self._load()
+        return self._triager
+
+
+def triage_step(source: TriagerSource):
+    """Intake step for new tickets: decide department, intent and priority unless the contact already said them."""
+
+    def triage(db: Session, ctx) -> None:
+        recent = () if ctx.customer_created else repository.recent_departments(db, ctx.brand.id, ctx.customer.id)
+        decision = source.get().decide(TriageInput(ctx.body_text, ctx.contact.subject, recent))
+        ctx.triage = decision
+        given = ctx.contact
+        if not given.intent and decision.intent and not decision.needs_human:
+            ctx.intent = decision.intent  # an unsure department makes its intent a guess: the event keeps it
+        if not given.priority:
+            ctx.priority = Priority(decision.priority)
+        if ctx.queue is not None or ctx.department is not None:
+            return  # the sender or channel chose the destination; triage only describes the message
+        if decision.needs_human:
+            ctx.queue = queues.triage_queue(db, ctx.brand.id)
+            ctx.decision_reason = f"triage unsure ({decision.confidence:.0%}): waiting for a person to decide"
+        else:
+            ctx.department = Department(decision.department)
+            ctx.decision_reason = f"triage: {decision.explanation}"
+
+    return triage
+
+
+def record_triage(db: Session, ctx) -> None:
+    """Intake step after the message is recorded: keep the decision on the ticket and in its timeline."""
+    decision: TriageDecision | None = getattr(ctx, "triage", None)
+    if decision is None or ctx.threaded:
+        return
+    ticket = ctx.ticket
+    ticket.language = decision.language
+    ticket.sentiment = decision.sentiment
+    ticket.triage_confidence = decision.confidence
+    ticket_work.record_event(
+        db,
+        ticket,
+        "triaged",
+        ticket_work.SYSTEM_ACTOR,
+        after=decision.as_dict(),
+        reason=decision.explanation,
+    )

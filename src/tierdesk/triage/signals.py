@@ -1,0 +1,151 @@
+"""The signals around the department decision: sentiment, urgency words and language.
+
+Sentiment and urgency come from a hand-written lexicon (lexicon.json, seven languages) so every score can say which
+words produced it; language comes from py3langid (a naive Bayes over byte n-grams that ships its model as arrays).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tierdesk.triage.text import tokens
+
+LEXICON_PATH = Path(__file__).parent / "lexicon.json"
+LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "pl", "sv", "da", "no", "fi", "cs", "tr", "ru", "ja", "zh", "ar")
+NEGATION_WINDOW = 3
+MAX_PHRASE = 3
+EMPHASIS_ALPHA = 15.0  # s / sqrt(s^2 + alpha): a raw sum of word weights squashed into -1..1
+
+
+def _phrase(entry: str) -> tuple[str, ...]:
+    return tuple(tokens(entry))
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    sentiment: dict[tuple[str, ...], float]
+    negators: frozenset[str]
+    intensifiers: dict[str, float]
+    priority: dict[tuple[str, ...], str]  # phrase -> urgent | high | low
+    _first_words: dict[int, frozenset[str]] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def load(cls, path: Path = LEXICON_PATH) -> Lexicon:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        sentiment: dict[tuple[str, ...], float] = {}
+        for entries in raw["sentiment"].values():
+            for entry, weight in entries.items():
+                if key := _phrase(entry):
+                    sentiment[key] = float(weight)
+        negators = frozenset(t for words in raw["negators"].values() for w in words for t in tokens(w))
+        intensifiers = {}
+        for entries in raw["intensifiers"].values():
+            for entry, factor in entries.items():
+                for t in tokens(entry)[:1]:
+                    intensifiers[t] = float(factor)
+        priority: dict[tuple[str, ...], str] = {}
+        rank = {"low": 0, "high": 1, "urgent": 2}
+        for levels in raw["priority"].values():
+            for level, phrases in levels.items():
+                for entry in phrases:
+                    key = _phrase(entry)
+                    if key and rank[level] >= rank.get(priority.get(key, "low"), 0):
+                        priority[key] = level
+        return cls(sentiment, negators, intensifiers, priority)
+
+    def _matches(self, words: list[str], table: dict) -> list[tuple[int, tuple[str, ...]]]:
+        """Longest phrase matches, left to right, non-overlapping."""
+        starts = self._starts(table)
+        found, i = [], 0
+        while i < len(words):
+            if words[i] not in starts:
+                i += 1
+                continue
+            for n in range(MAX_PHRASE, 0, -1):
+                key = tuple(words[i : i + n])
+                if len(key) == n and key in table:
+                    found.append((i, key))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+    def _starts(self, table: dict) -> frozenset[str]:
+        key = id(table)
+        starts = self._first_words.get(key)
+        if starts is None:
+            starts = self._first_words[key] = frozenset(phrase[0] for phrase in table)
+        return starts
+
+    def sentiment_of(self, text: str, words: list[str] | None = None) -> tuple[float, list[str]]:
+        """Sentiment in -1..1 and the words that moved it most (`words`: the text's tokens, if already made)."""
+        words = tokens(text) if words is None else words
+        total, hits = 0.0, []
+        for i, key in self._matches(words, self.sentiment):
+            weight = self.sentiment[key]
+            before = words[max(0, i - NEGATION_WINDOW) : i]
+            if i and words[i - 1] in self.intensifiers:
+                weight *= self.intensifiers[words[i - 1]]
+            if any(w in self.negators for w in before):
+                weight *= -0.6  # "not great" is mildly negative, not the opposite of great
+            total += weight
+            hits.append((abs(weight), " ".join(key)))
+        emphasis = min(text.count("!"), 4) * 0.15
+        if total < 0:
+            total -= emphasis
+        score = total / math.sqrt(total * total + EMPHASIS_ALPHA) if total else 0.0
+        return round(score, 3), [w for _, w in sorted(hits, reverse=True)[:3]]
+
+    def urgency_of(self, text: str, words: list[str] | None = None) -> tuple[str | None, list[str]]:
+        """The strongest urgency level the words claim (urgent, high or low), and those words."""
+        words = tokens(text) if words is None else words
+        levels = [(self.priority[key], " ".join(key)) for _, key in self._matches(words, self.priority)]
+        for level in ("urgent", "high", "low"):
+            said = [phrase for lvl, phrase in levels if lvl == level]
+            if said:
+                return level, said[:3]
+        return None, []
+
+
+@functools.cache
+def lexicon() -> Lexicon:
+    return Lexicon.load()
+
+
+class LanguageDetector:
+    """py3langid restricted to the languages a helpdesk is likely to see; loaded once, on first use."""
+
+    def __init__(self, languages: tuple[str, ...] = LANGUAGES):
+        self.languages = languages
+        self._identifier = None
+        self._lock = threading.Lock()
+
+    def _get(self):
+        if self._identifier is None:
+            with self._lock:
+                if self._identifier is None:
+                    from py3langid import langid
+
+                    identifier = langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
+                    identifier.set_languages(list(self.languages))
+                    self._identifier = identifier
+        return self._identifier
+
+    def detect(self, text: str, fallback: str = "en") -> tuple[str, float]:
+        """Language code and probability; too little text to tell gives the fallback. The first 400 characters
+        decide: enough for the byte n-grams, and it keeps long emails fast."""
+        if not any(ch.isalpha() for ch in text[:400]):
+            return fallback, 0.0
+        lang, prob = self._get().classify(text[:400])
+        if prob < 0.5:
+            return fallback, round(float(prob), 3)
+        return str(lang), round(float(prob), 3)
+
+
+language_detector = LanguageDetector()
