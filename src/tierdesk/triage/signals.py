@@ -18,12 +18,15 @@ from tierdesk.triage.text import tokens
 LEXICON_PATH = Path(__file__).parent / "lexicon.json"
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "pl", "sv", "da", "no", "fi", "cs", "tr", "ru", "ja", "zh", "ar")
 NEGATION_WINDOW = 3
-MAX_PHRASE = 3
+MAX_PHRASE = 5  # words in the longest lexicon phrase ("geht gar nichts mehr", "when you get a chance")
 EMPHASIS_ALPHA = 15.0  # s / sqrt(s^2 + alpha): a raw sum of word weights squashed into -1..1
 
 
 def _phrase(entry: str) -> tuple[str, ...]:
-    return tuple(tokens(entry))
+    phrase = tuple(tokens(entry))
+    if len(phrase) > MAX_PHRASE:  # it could never match: say so rather than carry a dead entry
+        raise ValueError(f"lexicon phrase {entry!r} is longer than {MAX_PHRASE} words")
+    return phrase
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,10 @@ class Lexicon:
             before = words[max(0, i - NEGATION_WINDOW) : i]
             if i and words[i - 1] in self.intensifiers:
                 weight *= self.intensifiers[words[i - 1]]
-            if any(w in self.negators for w in before):
+            if weight > 0 and any(w in self.negators for w in before):
                 weight *= -0.6  # "not great" is mildly negative, not the opposite of great
+            elif weight < 0 and self._negated_right_before(words, i):
+                weight *= -0.3  # "not bad" is faintly positive; "not working, very frustrating" stays negative
             total += weight
             hits.append((abs(weight), " ".join(key)))
         emphasis = min(text.count("!"), 4) * 0.15
@@ -101,6 +106,12 @@ class Lexicon:
             total -= emphasis
         score = total / math.sqrt(total * total + EMPHASIS_ALPHA) if total else 0.0
         return round(score, 3), [w for _, w in sorted(hits, reverse=True)[:3]]
+
+    def _negated_right_before(self, words: list[str], i: int) -> bool:
+        j = i - 1
+        if j >= 0 and words[j] in self.intensifiers:
+            j -= 1
+        return j >= 0 and words[j] in self.negators
 
     def urgency_of(self, text: str, words: list[str] | None = None) -> tuple[str | None, list[str]]:
         """The strongest urgency level the words claim (urgent, high or low), and those words."""
