@@ -13,7 +13,7 @@ from tierdesk.triage import corpus
 from tierdesk.triage.decision import DEFAULT_MODEL_PATH, TriageInput, Triager
 from tierdesk.triage.embeddings import builtin_embedder
 from tierdesk.triage.labels import INTENTS
-from tierdesk.triage.training import LabelledText, Scores, score, train
+from tierdesk.triage.training import TRIAGE_OPTIONS, LabelledText, Scores, score, train
 
 HOLDOUT_EVERY = 5  # every fifth ticket (by id) is held out to compare models
 MIN_TICKETS = 50
@@ -71,7 +71,7 @@ def train_builtin(out: Path | None, bitext: Path | None, say: Callable[[str], No
     out = out or DEFAULT_MODEL_PATH
     sources = sorted({r.source for r in rows})
     info = {"name": "tierdesk-default", "rows": len(rows), "sources": sources}
-    model = train(rows, ["department", "intent", "priority"], builtin_embedder(), progress=say, info=info)
+    model = train(rows, ["department", "intent", "priority"], builtin_embedder(), TRIAGE_OPTIONS, say, info)
     say("writing the model")
     model.save(out)
     return Report([f"trained the default model on {len(rows)} rows ({', '.join(sources)})", f"written to {out}"])
@@ -113,7 +113,7 @@ def train_from_db(out: Path | None, force: bool, say: Callable[[str], None]) -> 
     info = {"name": f"deployment-{_now()}", "trained_at": _now(), "rows": len(rows), "tickets": len(train_part)}
     heads = ["department"] + [h for h in ("intent", "priority") if len({r.labels[h] for r in rows} - {None}) >= 2]
     try:
-        candidate = train(rows, heads, builtin_embedder(), progress=say, info=info)
+        candidate = train(rows, heads, builtin_embedder(), TRIAGE_OPTIONS, say, info)
     except ValueError as exc:
         raise TrainingError(str(exc)) from None
     current_path = out if out.exists() else None
