@@ -112,7 +112,9 @@ class Triager:
             leaned = self._lean_on_history(p, item.recent_departments)
             department = max(p, key=p.get)
             confidence = round(p[department], 4)
-            deciding = self._deciding_words(words[row], features.sparse[row], department)
+            span = slice(features.sparse.indptr[row], features.sparse.indptr[row + 1])
+            deciding = self._deciding_words(words[row], features.sparse.indices[span], features.sparse.data[span],
+                                            department)
             intent, intent_conf = self._intent(intent_p, row, department)
             sentiment, sentiment_words = self.lexicon.sentiment_of(text, words[row])
             priority, priority_words = self._priority(prio_p, row, text, words[row], intent, sentiment)
@@ -149,11 +151,11 @@ class Triager:
             p[dept] = (1 - HISTORY_WEIGHT) * p[dept] + (HISTORY_WEIGHT if dept == recent[0] else 0.0)
         return recent[0]
 
-    def _deciding_words(self, words: list[str], row, department: str) -> list[str]:
+    def _deciding_words(self, words: list[str], indices: np.ndarray, data: np.ndarray, department: str) -> list[str]:
         direction = self._directions.get(department)
         if direction is None:
             direction = self._directions[department] = self.model.heads["department"].direction(department)
-        contributions = self.model.vectorizer.word_contributions(words, row, direction, _meaningful)
+        contributions = self.model.vectorizer.word_contributions(words, indices, data, direction, _meaningful)
         return [w for w, weight in contributions if weight > 0][:4]
 
     def _intent(self, intent_p: np.ndarray | None, row: int, department: str) -> tuple[str | None, float | None]:
@@ -189,6 +191,7 @@ class Triager:
         return priority, said
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _meaningful(word: str) -> bool:
     """A word worth showing an agent: not a function word or a lone short token."""
     parts = word.split()

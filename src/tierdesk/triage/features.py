@@ -123,6 +123,7 @@ class Vectorizer:
         self.embedder = embedder
         self.dense_weight = dense_weight
         self._word_cache: dict[str, list[int]] = {}
+        self._word_array_cache: dict[str, np.ndarray] = {}
 
     @property
     def n_sparse(self) -> int:
@@ -211,20 +212,32 @@ class Vectorizer:
         return Features(x, dense)
 
     # -- explaining ---------------------------------------------------------------------------------------------
+    def _word_column_array(self, word: str) -> np.ndarray:
+        cols = self._word_array_cache.get(word)
+        if cols is None:
+            cols = np.array(sorted(set(self._word_columns(word))), dtype=np.int64)
+            if len(self._word_array_cache) > CACHE_LIMIT:
+                self._word_array_cache.clear()
+            self._word_array_cache[word] = cols
+        return cols
+
     def word_contributions(
-        self, words: list[str], row: sparse.csr_matrix, weights: np.ndarray, keep=lambda word: True
+        self, words: list[str], indices: np.ndarray, data: np.ndarray, weights: np.ndarray, keep=lambda word: True
     ) -> list[tuple[str, float]]:
         """How much each word (and bigram) of one text that `keep` accepts pushed a linear score, strongest first.
-        `row` is the text's sparse features; a character n-gram shared by two words counts for both."""
-        value = dict(zip(row.indices.tolist(), (row.data * weights[row.indices]).tolist(), strict=True))
+        `indices` and `data` are the text's sparse features; a character n-gram shared by two words counts for
+        both."""
+        pushed = np.zeros(self.n_sparse, np.float32)  # small (one float per kept feature) and private to this call
+        pushed[indices] = data * weights[indices]
         contributions: dict[str, float] = {}
         for word in dict.fromkeys(words):
             if keep(word):
-                contributions[word] = sum(value.get(c, 0.0) for c in set(self._word_columns(word)))
+                contributions[word] = float(pushed[self._word_column_array(word)].sum())
+        column = self.column
         for first, second in dict.fromkeys(zip(words, words[1:], strict=False)):
-            c = self.column.get(bigram_id(first, second))
-            if c is not None and c in value and keep(f"{first} {second}"):
-                contributions[f"{first} {second}"] = value[c]
+            c = column.get(bigram_id(first, second))
+            if c is not None and pushed[c] and keep(f"{first} {second}"):
+                contributions[f"{first} {second}"] = float(pushed[c])
         return sorted(contributions.items(), key=lambda kv: -abs(kv[1]))
 
 
