@@ -90,19 +90,33 @@ class WordPieceEmbedder:
         return hit
 
     def embed(self, token_lists: Sequence[list[str]]) -> np.ndarray:
-        """Mean piece vector of each text (its folded tokens), L2-normalised."""
-        out = np.zeros((len(token_lists), self.dim), np.float32)
+        """Mean piece vector of each text (its folded tokens), L2-normalised. Each distinct word of the batch is
+        looked up once and the rows are summed in one sparse product (a NumPy call per word would cost more than
+        the arithmetic)."""
+        slot: dict[str, int] = {}  # word -> row of `vectors`, -1 for a word with no pieces
+        vectors: list[np.ndarray] = []
+        rows: list[int] = []
+        cols: list[int] = []
         for row, words in enumerate(token_lists):
-            total, count = out[row], 0
             for word in words:
-                vec, n = self.word_vector(word)
-                if n:
-                    total += vec
-                    count += n
-            norm = float(np.linalg.norm(total))
-            if norm > 0:
-                out[row] = total / norm
-        return out
+                s = slot.get(word)
+                if s is None:
+                    vec, n = self.word_vector(word)
+                    s = slot[word] = len(vectors) if n else -1
+                    if n:
+                        vectors.append(vec)
+                if s >= 0:
+                    rows.append(row)
+                    cols.append(s)
+        if not vectors:
+            return np.zeros((len(token_lists), self.dim), np.float32)
+        counts = sparse.csr_matrix(
+            (np.ones(len(rows), np.float32), (np.array(rows), np.array(cols))), shape=(len(token_lists), len(vectors))
+        )
+        out = np.asarray(counts @ np.stack(vectors), dtype=np.float32)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
 
 
 class Vectorizer:
@@ -124,6 +138,7 @@ class Vectorizer:
         self.dense_weight = dense_weight
         self._word_cache: dict[str, list[int]] = {}
         self._word_array_cache: dict[str, np.ndarray] = {}
+        self._bigram_cache: dict[tuple[str, str], int] = {}  # -1: a bigram the model does not keep
 
     @property
     def n_sparse(self) -> int:
@@ -172,14 +187,22 @@ class Vectorizer:
             self._word_cache[word] = cols
         return cols
 
+    def _bigram_column(self, pair: tuple[str, str]) -> int:
+        c = self._bigram_cache.get(pair)
+        if c is None:
+            c = self.column.get(bigram_id(*pair), -1)
+            if len(self._bigram_cache) > CACHE_LIMIT:
+                self._bigram_cache.clear()
+            self._bigram_cache[pair] = c
+        return c
+
     def columns(self, words: list[str]) -> list[int]:
         cols: list[int] = []
         for word in words:
             cols.extend(self._word_columns(word))
-        column = self.column
-        for first, second in zip(words, words[1:], strict=False):
-            c = column.get(bigram_id(first, second))
-            if c is not None:
+        for pair in zip(words, words[1:], strict=False):
+            c = self._bigram_column(pair)
+            if c >= 0:
                 cols.append(c)
         return cols
 
@@ -229,15 +252,18 @@ class Vectorizer:
         both."""
         pushed = np.zeros(self.n_sparse, np.float32)  # small (one float per kept feature) and private to this call
         pushed[indices] = data * weights[indices]
+        kept = [word for word in dict.fromkeys(words) if keep(word)]
         contributions: dict[str, float] = {}
-        for word in dict.fromkeys(words):
-            if keep(word):
-                contributions[word] = float(pushed[self._word_column_array(word)].sum())
-        column = self.column
-        for first, second in dict.fromkeys(zip(words, words[1:], strict=False)):
-            c = column.get(bigram_id(first, second))
-            if c is not None and pushed[c] and keep(f"{first} {second}"):
-                contributions[f"{first} {second}"] = float(pushed[c])
+        if kept:
+            # one gather and one bincount for all the words, not a NumPy call per word
+            arrays = [self._word_column_array(word) for word in kept]
+            owner = np.repeat(np.arange(len(kept)), [len(a) for a in arrays])
+            sums = np.bincount(owner, weights=pushed[np.concatenate(arrays)], minlength=len(kept))
+            contributions = dict(zip(kept, sums.tolist(), strict=True))
+        for pair in dict.fromkeys(zip(words, words[1:], strict=False)):
+            c = self._bigram_column(pair)
+            if c >= 0 and pushed[c] and keep(f"{pair[0]} {pair[1]}"):
+                contributions[f"{pair[0]} {pair[1]}"] = float(pushed[c])
         return sorted(contributions.items(), key=lambda kv: -abs(kv[1]))
 
 

@@ -149,11 +149,11 @@ class LanguageDetector:
         return self._identifier
 
     def detect(self, text: str, fallback: str = "en") -> tuple[str, float]:
-        """Language code and probability; too little text to tell gives the fallback. The first 400 characters
+        """Language code and probability; too little text to tell gives the fallback. The first 200 characters
         decide: enough for the byte n-grams, and it keeps long emails fast."""
-        if not any(ch.isalpha() for ch in text[:400]):
+        if not any(ch.isalpha() for ch in text[:200]):
             return fallback, 0.0
-        lang, prob = self._get().classify(text[:400])
+        lang, prob = self._get().classify(text[:200])
         if prob < 0.5:
             return fallback, round(float(prob), 3)
         return str(lang), round(float(prob), 3)
