@@ -20,7 +20,20 @@ class Settings(BaseSettings):
     default_phone_region: str | None = None
     # Solved tickets close by themselves after this many hours with no new inbound message.
     auto_close_after_hours: float = 96.0
-    worker_poll_seconds: float = 1.0
+    # How often an idle worker looks for due work (routing, SLA warnings and breaches, overflow, the outbox): each look
+    # is one indexed query per job, and a breach or a waiting ticket is acted on within about this long.
+    worker_poll_seconds: float = Field(default=0.25, gt=0, le=60)
+    # Tickets an agent works at once, per kind of work, where the agent has no capacity of their own.
+    capacity_phone: int = Field(default=1, ge=0, le=1000)
+    capacity_chat: int = Field(default=3, ge=0, le=1000)
+    capacity_email: int = Field(default=10, ge=0, le=1000)  # email, web forms and API contacts
+    # Escalation rules (0 turns one off): a TS ticket reopened this many times goes up a tier; so does an urgent
+    # ticket waiting unassigned this many minutes.
+    escalate_reopened_ts_after: int = Field(default=2, ge=0)
+    escalate_urgent_waiting_minutes: float = Field(default=30.0, ge=0)
+    # SLA warnings and breaches are POSTed here as JSON (through the outbox, with retries); unset: events only.
+    notification_webhook_url: str | None = None
+    notification_webhook_secret: str | None = None  # signs each delivery (HMAC-SHA256, X-Tierdesk-Signature)
     # Requests working with the database at once, per server process (the rest wait their turn, holding nothing).
     request_threads: int = Field(default=4, ge=1, le=200)
     # Triage: a ticket whose department confidence is below this goes to the brand's human-triage queue

@@ -17,6 +17,21 @@ class AgentRole(StrEnum):
     AGENT = "agent"  # works tickets in the brands assigned
 
 
+class PresenceStatus(StrEnum):
+    AVAILABLE = "available"  # takes new work
+    BUSY = "busy"  # signed in, works what they have, takes nothing new
+    AWAY = "away"  # on a break
+    OFFLINE = "offline"
+
+
+class WorkKind(StrEnum):
+    """Channels grouped by how much of an agent they take: a call has all of them, chats a share, email little."""
+
+    PHONE = "phone"
+    CHAT = "chat"
+    EMAIL = "email"  # email, web forms and API contacts: asynchronous work
+
+
 agent_brands = sa.Table(
     "agent_brands",
     Base.metadata,
@@ -38,6 +53,12 @@ class Agent(Base):
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    presence: Mapped[PresenceStatus] = mapped_column(
+        str_enum(PresenceStatus, "presence_status"), default=PresenceStatus.OFFLINE
+    )
+    presence_since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Since when the agent has waited for work: their last assignment or becoming available, whichever is later.
+    idle_since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     skills: Mapped[list[AgentSkill]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="AgentSkill.skill"
@@ -54,6 +75,32 @@ class AgentSkill(Base):
     agent_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
     skill: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     level: Mapped[int] = mapped_column(sa.SmallInteger, default=3)
+
+
+class AgentCapacity(Base):
+    """How many tickets of a kind of work an agent takes at once (the defaults apply where none is set)."""
+
+    __tablename__ = "agent_capacities"
+    __table_args__ = (sa.CheckConstraint("max_active BETWEEN 0 AND 1000", name="max_active_range"),)
+
+    agent_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    work_kind: Mapped[WorkKind] = mapped_column(str_enum(WorkKind, "work_kind"), primary_key=True)
+    max_active: Mapped[int] = mapped_column(sa.SmallInteger)
+
+
+class PresenceChange(Base):
+    """The history of an agent's presence: one row per change, with who made it."""
+
+    __tablename__ = "presence_changes"
+    __table_args__ = (sa.Index("ix_presence_changes_agent_id_id", "agent_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="CASCADE"))
+    before: Mapped[PresenceStatus] = mapped_column(str_enum(PresenceStatus, "presence_status"))
+    after: Mapped[PresenceStatus] = mapped_column(str_enum(PresenceStatus, "presence_status"))
+    changed_by_agent_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApiToken(Base):

@@ -16,6 +16,10 @@ from sqlalchemy.orm import Session
 
 from tierdesk.config import Settings
 from tierdesk.db import Database
+from tierdesk.jobs import outbox
+from tierdesk.routing import router
+from tierdesk.routing import tasks as routing
+from tierdesk.sla.tasks import detect_sla_events, sla_due
 from tierdesk.tickets.tasks import close_solved_tickets, solved_tickets_due
 
 log = logging.getLogger("tierdesk.worker")
@@ -24,19 +28,34 @@ log = logging.getLogger("tierdesk.worker")
 @dataclass
 class Job:
     name: str
-    run: Callable[[Session], int]  # does what is due in a write transaction, returns how many things it did
+    run: Callable[[Session], int] | None = None  # does what is due in a write transaction, returns how many
     due: Callable[[Session], bool] | None = None  # a read-only look first: is there anything to do?
+    # Instead of `run`: a job that manages its own transactions (delivery must not hold one while it waits on the
+    # network).
+    work: Callable[[Database], int] | None = None
 
 
 def default_jobs(settings: Settings) -> list[Job]:
     after = dt.timedelta(hours=settings.auto_close_after_hours)
-    return [
-        Job(
-            "close_solved_tickets",
-            run=lambda db: close_solved_tickets(db, after),
-            due=lambda db: solved_tickets_due(db, after),
-        )
+    capacity = router.default_capacity(settings.capacity_phone, settings.capacity_chat, settings.capacity_email)
+    notify = settings.notification_webhook_url is not None
+    urgent_wait = (dt.timedelta(minutes=settings.escalate_urgent_waiting_minutes)
+                   if settings.escalate_urgent_waiting_minutes else None)
+    reopened = settings.escalate_reopened_ts_after
+    jobs = [
+        Job("sla", run=lambda db: detect_sla_events(db, notify=notify, on_breach=routing.escalate_after_breach),
+            due=sla_due),
+        Job("route", run=lambda db: routing.route(db, capacity), due=lambda db: routing.routing_due(db, capacity)),
+        Job("overflow", run=routing.overflow, due=routing.overflow_due),
+        Job("escalation_rules", run=lambda db: routing.apply_escalation_rules(db, reopened, urgent_wait),
+            due=lambda db: routing.escalation_rules_due(db, reopened, urgent_wait)),
+        Job("close_solved_tickets", run=lambda db: close_solved_tickets(db, after),
+            due=lambda db: solved_tickets_due(db, after)),
     ]
+    if notify:
+        send = outbox.webhook_sender(settings.notification_webhook_url, settings.notification_webhook_secret)
+        jobs.append(Job("outbox", work=lambda database: outbox.deliver_due(database, send), due=outbox.due))
+    return jobs
 
 
 class Worker:
@@ -56,6 +75,9 @@ class Worker:
                         if not job.due(db):
                             done[job.name] = 0
                             continue
+                if job.work is not None:
+                    done[job.name] = job.work(self.database)
+                    continue
                 with self.database.transaction() as db:
                     done[job.name] = job.run(db)
             except Exception:

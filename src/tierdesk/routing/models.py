@@ -16,6 +16,14 @@ class QueueKind(StrEnum):
     TRIAGE = "triage"  # contacts nobody has triaged yet, or that triage was unsure of: a person decides
 
 
+class RoutingPolicy(StrEnum):
+    """How a queue picks among the eligible agents with room for the ticket."""
+
+    LONGEST_IDLE = "longest_idle"  # the agent who has waited longest since their last assignment
+    LEAST_LOADED = "least_loaded"  # the agent with the smallest share of their capacity in use
+    ROUND_ROBIN = "round_robin"  # each eligible agent in turn
+
+
 class Queue(Base):
     __tablename__ = "queues"
     __table_args__ = (
@@ -32,6 +40,14 @@ class Queue(Base):
     department: Mapped[Department | None] = mapped_column(str_enum(Department, "department"))
     tier: Mapped[int] = mapped_column(sa.SmallInteger, default=1)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    routing_policy: Mapped[RoutingPolicy] = mapped_column(
+        str_enum(RoutingPolicy, "routing_policy"), default=RoutingPolicy.LONGEST_IDLE
+    )
+    # Round-robin's place: the id of the agent who had the last turn.
+    round_robin_last_agent_id: Mapped[int | None] = mapped_column(BigId)
+    # Tickets that wait longer than this for an agent move to the overflow queue.
+    overflow_queue_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("queues.id", ondelete="SET NULL"))
+    overflow_after_seconds: Mapped[int | None] = mapped_column(sa.Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     required_skills: Mapped[list[QueueSkill]] = relationship(

@@ -55,6 +55,13 @@ class Ticket(Base):
         sa.Index("ix_tickets_queue_status", "queue_id", "status"),
         sa.Index("ix_tickets_assignee_status", "assignee_id", "status"),
         sa.Index("ix_tickets_status_solved_at", "status", "solved_at"),
+        # The router's worklist: only tickets waiting for an agent are in it.
+        sa.Index(
+            "ix_tickets_routable_since",
+            "routable_since",
+            postgresql_where=sa.text("routable_since IS NOT NULL"),
+            sqlite_where=sa.text("routable_since IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -81,6 +88,12 @@ class Ticket(Base):
     first_response_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     solved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Waiting for an agent (unassigned, new or open) in its current queue since then; None when not waiting.
+    routable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The nearest due time of its running SLA clocks (the router serves the most urgent first).
+    sla_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reopen_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    reopens_escalated: Mapped[int] = mapped_column(sa.Integer, default=0)  # reopens the escalation rule has acted on
 
 
 class Message(Base):

@@ -18,6 +18,7 @@ from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import Channel, Department, Priority
 from tierdesk.routing import repository as queues
 from tierdesk.routing.models import Queue
+from tierdesk.sla import clocks
 from tierdesk.tickets import repository
 from tierdesk.tickets.lifecycle import REOPENED_BY_CUSTOMER, check_transition
 from tierdesk.tickets.models import (
@@ -45,6 +46,9 @@ class Actor:
 
 
 SYSTEM_ACTOR = Actor(ActorKind.SYSTEM)
+
+# Statuses in which an unassigned ticket waits for the router.
+ROUTABLE_STATUSES = frozenset({TicketStatus.NEW, TicketStatus.OPEN})
 CUSTOMER_ACTOR = Actor(ActorKind.CUSTOMER)
 
 _MESSAGE_EVENT = {
@@ -123,8 +127,12 @@ def open_ticket(
         message_count=0,
         created_at=now,
         updated_at=now,
+        routable_since=now,
+        reopen_count=0,
+        reopens_escalated=0,
     )
     db.add(ticket)
+    clocks.ticket_opened(db, ticket, now)
     record_event(
         db,
         ticket,
@@ -159,10 +167,23 @@ def _set_status(db: Session, ticket: Ticket, target: TicketStatus, actor: Actor,
     elif before is TicketStatus.SOLVED:  # reopened: the earlier outcome no longer holds
         ticket.solved_at = None
         ticket.disposition_id = None
+        ticket.reopen_count = (ticket.reopen_count or 0) + 1
     ticket.status = target
     record_event(
         db, ticket, "status_changed", actor, before={"status": before}, after={"status": target}, reason=reason
     )
+    clocks.status_changed(db, ticket, before, now)
+    sync_routable(ticket, now)
+
+
+def sync_routable(ticket: Ticket, now: dt.datetime, *, requeued: bool = False) -> None:
+    """Keep `routable_since` true to the ticket: set while it waits unassigned in a workable status (restarted when
+    it moves to another queue, so overflow counts the wait in the queue it is in), cleared otherwise."""
+    if ticket.assignee_id is None and ticket.status in ROUTABLE_STATUSES:
+        if ticket.routable_since is None or requeued:
+            ticket.routable_since = now
+    else:
+        ticket.routable_since = None
 
 
 def add_message(
@@ -202,11 +223,13 @@ def add_message(
     record_event(db, ticket, _MESSAGE_EVENT[direction], actor, message=message, at=at)
     if direction is MessageDirection.INBOUND:
         ticket.last_inbound_at = at
+        clocks.message_added(db, ticket, inbound=True, public_reply=False, now=now)
         if ticket.status in REOPENED_BY_CUSTOMER:
             _set_status(db, ticket, TicketStatus.OPEN, CUSTOMER_ACTOR, "the customer wrote again")
     elif direction is MessageDirection.OUTBOUND:
         if ticket.first_response_at is None:
             ticket.first_response_at = at
+        clocks.message_added(db, ticket, inbound=False, public_reply=True, now=now)
         if ticket.status is TicketStatus.NEW:
             _set_status(db, ticket, TicketStatus.OPEN, actor, "first reply")
     return message
@@ -317,8 +340,13 @@ def update_ticket(db: Session, principal: Principal, ticket_id: int, data: Ticke
         _set_status(db, ticket, data.status, actor, data.reason)
     elif ticket.status is TicketStatus.NEW and ticket.assignee_id is not None and "assignee_id" in given:
         _set_status(db, ticket, TicketStatus.OPEN, actor, "assigned")
+    fields = {field for field, _, _ in changed}
+    now = utcnow()
+    if fields & {"priority", "department"}:
+        clocks.targets_changed(db, ticket, now)
+    sync_routable(ticket, now, requeued="queue_id" in fields)
     if changed or "status" in given:
-        ticket.updated_at = utcnow()
+        ticket.updated_at = now
     db.flush()
     return ticket
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.kit.time import utcnow
+from tierdesk.sla import clocks
 from tierdesk.tickets.models import Ticket, TicketStatus
 from tierdesk.tickets.service import SYSTEM_ACTOR, record_event
 
@@ -50,6 +51,7 @@ def close_solved_tickets(db: Session, after: dt.timedelta) -> int:
                 before={"status": TicketStatus.SOLVED}, after={"status": TicketStatus.CLOSED},
                 reason=f"solved for more than {after.total_seconds() / 3600:g} hours", at=now,
             )
+            clocks.status_changed(db, ticket, TicketStatus.SOLVED, now)
             closed += 1
     db.flush()
     return closed

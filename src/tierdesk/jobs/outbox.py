@@ -1,0 +1,120 @@
+"""The outbox: notifications written in the transaction that caused them, delivered by the worker after commit.
+
+Delivery claims a batch (compare-and-set on the attempt time, SKIP LOCKED on PostgreSQL), commits, posts each message
+outside any transaction, then records the outcome. A failed post is retried with exponential backoff; after
+MAX_ATTEMPTS it is marked failed and kept for a person to look at. A process that dies mid-delivery leaves its claim
+to expire, so the message is tried again: delivery is at least once, and each carries its id for the receiver to
+drop a duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tierdesk.db import Database
+from tierdesk.jobs.models import OutboxMessage
+from tierdesk.kit.time import utcnow
+
+log = logging.getLogger("tierdesk.outbox")
+
+BATCH = 50
+MAX_ATTEMPTS = 10
+CLAIM_FOR = dt.timedelta(seconds=60)  # a claimed message is retried after this if its deliverer disappears
+
+
+def enqueue(db: Session, topic: str, payload: dict) -> OutboxMessage:
+    message = OutboxMessage(topic=topic, payload=payload, next_attempt_at=utcnow(), attempts=0)
+    db.add(message)
+    return message
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """5 s, 10 s, 20 s, ... up to an hour between tries."""
+    return dt.timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def due(db: Session) -> bool:
+    return bool(db.scalar(sa.select(sa.exists().where(*_pending(), OutboxMessage.next_attempt_at <= utcnow()))))
+
+
+def _pending():
+    return (OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
+
+
+def _claim(db: Session, now: dt.datetime) -> list[OutboxMessage]:
+    rows = db.scalars(
+        sa.select(OutboxMessage)
+        .where(*_pending(), OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = []
+    for row in rows:
+        moved = db.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.next_attempt_at == row.next_attempt_at, *_pending())
+            .values(next_attempt_at=now + CLAIM_FOR, attempts=OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount == 1:
+            claimed.append(row)
+    return claimed
+
+
+def deliver_due(database: Database, send: Callable[[OutboxMessage], None]) -> int:
+    """One round: claim, send outside the transaction, record. Returns how many were delivered."""
+    now = utcnow()
+    with database.transaction() as db:
+        claimed = [(m.id, m.topic, m.payload, m.attempts + 1) for m in _claim(db, now)]
+    outcomes = []
+    for message_id, topic, payload, attempts in claimed:
+        try:
+            send(OutboxMessage(id=message_id, topic=topic, payload=payload, attempts=attempts))
+            outcomes.append((message_id, attempts, None))
+        except Exception as exc:  # any failure of the far side: retried later
+            outcomes.append((message_id, attempts, f"{type(exc).__name__}: {exc}"[:1000]))
+    if not outcomes:
+        return 0
+    done = utcnow()
+    with database.transaction() as db:
+        for message_id, attempts, error in outcomes:
+            if error is None:
+                values = {"delivered_at": done, "last_error": None}
+            elif attempts >= MAX_ATTEMPTS:
+                values = {"failed_at": done, "last_error": error}
+                log.warning("outbox message %s failed for good after %s attempts: %s", message_id, attempts, error)
+            else:
+                values = {"next_attempt_at": done + backoff(attempts), "last_error": error}
+            db.execute(sa.update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+    return sum(1 for _, _, error in outcomes if error is None)
+
+
+def webhook_sender(url: str, secret: str | None, timeout: float = 10.0) -> Callable[[OutboxMessage], None]:
+    """POST each message as JSON; with a secret, an HMAC-SHA256 of the body in X-Tierdesk-Signature."""
+
+    def send(message: OutboxMessage) -> None:
+        body = json.dumps({"id": message.id, "topic": message.topic, "payload": message.payload},
+                          sort_keys=True, default=str).encode()
+        headers = {"Content-Type": "application/json", "X-Tierdesk-Delivery": str(message.id)}
+        if secret:
+            headers["X-Tierdesk-Signature"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (configured URL)
+                if not 200 <= response.status < 300:
+                    raise RuntimeError(f"webhook answered {response.status}")
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"webhook answered {exc.code}") from None
+
+    return send

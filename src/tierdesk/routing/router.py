@@ -1,0 +1,251 @@
+"""The ACD: offers waiting tickets to the best eligible agents with room for them.
+
+One routing pass, in one transaction:
+1. the queues that have waiting tickets and the available agents who could serve them (agents locked FOR UPDATE
+   SKIP LOCKED: an agent being routed by another worker is simply left to it this pass);
+2. those agents' work in progress per kind of work (counted after the lock, so it is exact) and their capacities;
+3. the waiting tickets of the queues someone can serve, most urgent first (priority, then the nearest SLA due time,
+   then the longest wait), locked FOR UPDATE SKIP LOCKED;
+4. each ticket goes to the agent the queue's policy picks among the eligible ones with room; every assignment is a
+   compare-and-set update (still unassigned and waiting) with its events.
+No ticket is assigned twice (the row lock and the compare-and-set), and no agent goes over capacity (their row lock
+serialises every pass that could add to their load).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, PresenceStatus, WorkKind, agent_brands
+from tierdesk.kit.time import utcnow
+from tierdesk.kit.vocabulary import Channel, Priority
+from tierdesk.routing.models import Queue, QueueSkill, RoutingPolicy
+from tierdesk.tickets.models import ActorKind, Ticket, TicketEvent, TicketStatus
+
+WORK_KIND = {
+    Channel.PHONE: WorkKind.PHONE,
+    Channel.CHAT: WorkKind.CHAT,
+    Channel.EMAIL: WorkKind.EMAIL,
+    Channel.WEB: WorkKind.EMAIL,
+    Channel.API: WorkKind.EMAIL,
+}
+ACTIVE_WORK = (TicketStatus.NEW, TicketStatus.OPEN)  # what counts against capacity
+PRIORITY_RANK = sa.case(
+    {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.NORMAL.value: 2, Priority.LOW.value: 3},
+    value=Ticket.priority,
+    else_=4,
+)
+
+
+@dataclass
+class Candidate:
+    """An available agent as the router sees them in one pass."""
+
+    id: int
+    tier: int
+    idle_since: dt.datetime
+    brand_ids: set[int] = field(default_factory=set)
+    skills: dict[str, int] = field(default_factory=dict)
+    capacity: dict[WorkKind, int] = field(default_factory=dict)
+    load: dict[WorkKind, int] = field(default_factory=lambda: defaultdict(int))
+
+    def has_room(self, kind: WorkKind) -> bool:
+        return self.load[kind] < self.capacity[kind]
+
+    def load_share(self) -> float:
+        total = sum(self.capacity.values())
+        return sum(self.load.values()) / total if total else 1.0
+
+
+@dataclass
+class QueueRule:
+    id: int
+    slug: str
+    brand_id: int
+    tier: int
+    policy: RoutingPolicy
+    round_robin_last: int | None
+    required: dict[str, int]
+
+    def accepts(self, agent: Candidate) -> bool:
+        return (
+            self.brand_id in agent.brand_ids
+            and agent.tier >= self.tier
+            and all(agent.skills.get(skill, 0) >= level for skill, level in self.required.items())
+        )
+
+
+@dataclass
+class Assignment:
+    ticket_id: int
+    agent_id: int
+    queue_id: int
+    waited_seconds: float
+
+
+def default_capacity(phone: int, chat: int, email: int) -> dict[WorkKind, int]:
+    return {WorkKind.PHONE: phone, WorkKind.CHAT: chat, WorkKind.EMAIL: email}
+
+
+def queue_rules(db: Session, queue_ids: list[int]) -> dict[int, QueueRule]:
+    queues = db.execute(
+        sa.select(Queue.id, Queue.slug, Queue.brand_id, Queue.tier, Queue.routing_policy,
+                  Queue.round_robin_last_agent_id)
+        .where(Queue.id.in_(queue_ids), Queue.is_active.is_(True))
+    ).all()
+    required: dict[int, dict[str, int]] = defaultdict(dict)
+    for queue_id, skill, level in db.execute(
+        sa.select(QueueSkill.queue_id, QueueSkill.skill, QueueSkill.min_level).where(QueueSkill.queue_id.in_(queue_ids))
+    ):
+        required[queue_id][skill] = level
+    return {q.id: QueueRule(q.id, q.slug, q.brand_id, q.tier, q.routing_policy, q.round_robin_last_agent_id,
+                            required[q.id]) for q in queues}
+
+
+def candidates(
+    db: Session, brand_ids: set[int], defaults: dict[WorkKind, int], *, lock: bool, agent_ids: list[int] | None = None
+) -> dict[int, Candidate]:
+    """Active agents of the brands (available ones, unless `agent_ids` names whom to look at), with their skills,
+    capacities and work in progress. With `lock`, the agent rows are locked (SKIP LOCKED) before the load is counted."""
+    stmt = sa.select(Agent.id, Agent.tier, Agent.idle_since).where(Agent.is_active.is_(True))
+    if agent_ids is None:
+        member = sa.select(agent_brands.c.agent_id).where(agent_brands.c.brand_id.in_(brand_ids))
+        stmt = stmt.where(Agent.presence == PresenceStatus.AVAILABLE, Agent.id.in_(member))
+    else:
+        stmt = stmt.where(Agent.id.in_(agent_ids))
+    if lock:
+        stmt = stmt.order_by(Agent.id).with_for_update(skip_locked=True, of=Agent)
+    found = {a.id: Candidate(a.id, a.tier, a.idle_since) for a in db.execute(stmt)}
+    if not found:
+        return found
+    ids = list(found)
+    for agent_id, brand_id in db.execute(
+        sa.select(agent_brands.c.agent_id, agent_brands.c.brand_id).where(agent_brands.c.agent_id.in_(ids))
+    ):
+        found[agent_id].brand_ids.add(brand_id)
+    for agent_id, skill, level in db.execute(
+        sa.select(AgentSkill.agent_id, AgentSkill.skill, AgentSkill.level).where(AgentSkill.agent_id.in_(ids))
+    ):
+        found[agent_id].skills[skill] = level
+    for agent in found.values():
+        agent.capacity = dict(defaults)
+    for agent_id, kind, max_active in db.execute(
+        sa.select(AgentCapacity.agent_id, AgentCapacity.work_kind, AgentCapacity.max_active)
+        .where(AgentCapacity.agent_id.in_(ids))
+    ):
+        found[agent_id].capacity[kind] = max_active
+    for agent_id, channel, count in db.execute(
+        sa.select(Ticket.assignee_id, Ticket.channel, sa.func.count())
+        .where(Ticket.assignee_id.in_(ids), Ticket.status.in_(ACTIVE_WORK))
+        .group_by(Ticket.assignee_id, Ticket.channel)
+    ):
+        found[agent_id].load[WORK_KIND[channel]] += count
+    return found
+
+
+def _pick(rule: QueueRule, eligible: list[Candidate]) -> Candidate:
+    if rule.policy is RoutingPolicy.LEAST_LOADED:
+        return min(eligible, key=lambda a: (a.load_share(), a.idle_since, a.id))
+    if rule.policy is RoutingPolicy.ROUND_ROBIN:
+        ordered = sorted(eligible, key=lambda a: a.id)
+        after = [a for a in ordered if rule.round_robin_last is not None and a.id > rule.round_robin_last]
+        return after[0] if after else ordered[0]
+    return min(eligible, key=lambda a: (a.idle_since, a.id))  # longest idle
+
+
+def route_waiting(
+    db: Session, defaults: dict[WorkKind, int], *, batch: int = 1000, apply: bool = True
+) -> list[Assignment]:
+    """One routing pass (see the module's docstring). Returns the assignments made; with `apply` False, the ones it
+    would make, reading only (the worker's cheap look before it takes a write transaction)."""
+    now = utcnow()
+    waiting_queues = db.execute(
+        sa.select(Ticket.queue_id, Ticket.brand_id).where(Ticket.routable_since.is_not(None)).distinct()
+    ).all()
+    if not waiting_queues:
+        return []
+    rules = queue_rules(db, list({q for q, _ in waiting_queues}))
+    agents = candidates(db, {b for _, b in waiting_queues}, defaults, lock=apply)
+    servable = {qid: [a for a in agents.values() if rule.accepts(a)] for qid, rule in rules.items()}
+    servable = {qid: agents_ for qid, agents_ in servable.items() if agents_}
+    if not servable:
+        return []
+    stmt = (
+        sa.select(Ticket.id, Ticket.queue_id, Ticket.channel, Ticket.status, Ticket.routable_since)
+        .where(Ticket.routable_since.is_not(None), Ticket.queue_id.in_(list(servable)))
+        .order_by(PRIORITY_RANK, Ticket.sla_due_at.is_(None), Ticket.sla_due_at, Ticket.routable_since, Ticket.id)
+        .limit(batch if apply else 50)
+    )
+    tickets = db.execute(stmt.with_for_update(skip_locked=True, of=Ticket) if apply else stmt).all()
+    made: list[Assignment] = []
+    opened: list[int] = []
+    for t in tickets:
+        rule = rules[t.queue_id]
+        kind = WORK_KIND[t.channel]
+        eligible = [a for a in servable[t.queue_id] if a.has_room(kind)]
+        if not eligible:
+            continue
+        agent = _pick(rule, eligible)
+        agent.load[kind] += 1
+        agent.idle_since = now
+        rule.round_robin_last = agent.id
+        made.append(Assignment(t.id, agent.id, t.queue_id, (now - t.routable_since).total_seconds()))
+        if t.status is TicketStatus.NEW:
+            opened.append(t.id)
+        if not apply:
+            return made  # one is enough to know a write transaction is worth taking
+    if made and apply:
+        _write(db, made, set(opened), rules, now)
+    return made
+
+
+def _write(db: Session, made: list[Assignment], opened: set[int], rules: dict[int, QueueRule],
+           now: dt.datetime) -> None:
+    """Apply a pass's assignments: compare-and-set per ticket, then the events and the agents' idle times in bulk."""
+    applied: list[Assignment] = []
+    for a in made:
+        moved = db.execute(
+            sa.update(Ticket)
+            .where(Ticket.id == a.ticket_id, Ticket.assignee_id.is_(None), Ticket.routable_since.is_not(None))
+            .values(
+                assignee_id=a.agent_id,
+                routable_since=None,
+                status=sa.case((Ticket.status == TicketStatus.NEW, TicketStatus.OPEN.value), else_=Ticket.status),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount == 1:
+            applied.append(a)
+    if not applied:
+        return
+    owners = dict(db.execute(sa.select(Ticket.id, Ticket.customer_id).where(
+        Ticket.id.in_([a.ticket_id for a in applied]))).all())
+    brands = {a.ticket_id: rules[a.queue_id].brand_id for a in applied}
+    events = []
+    for a in applied:
+        base = {"ticket_id": a.ticket_id, "brand_id": brands[a.ticket_id], "customer_id": owners[a.ticket_id],
+                "actor_kind": ActorKind.SYSTEM, "actor_agent_id": None, "message_id": None, "created_at": now}
+        rule = rules[a.queue_id]
+        events.append({**base, "kind": "assignee_changed", "before": {"assignee_id": None},
+                       "after": {"assignee_id": a.agent_id, "queue_id": a.queue_id,
+                                 "waited_seconds": round(a.waited_seconds, 3)},
+                       "reason": f"routed from queue '{rule.slug}' ({rule.policy.value.replace('_', ' ')})"})
+        if a.ticket_id in opened:
+            events.append({**base, "kind": "status_changed", "before": {"status": "new"},
+                           "after": {"status": "open"}, "reason": "assigned"})
+    db.execute(sa.insert(TicketEvent), events)
+    assigned_agents = sorted({a.agent_id for a in applied})
+    db.execute(sa.update(Agent).where(Agent.id.in_(assigned_agents)).values(idle_since=now)
+               .execution_options(synchronize_session=False))
+    for queue_id in sorted({a.queue_id for a in applied}):  # in id order: two passes never wait on each other
+        rule = rules[queue_id]
+        if rule.policy is RoutingPolicy.ROUND_ROBIN:
+            db.execute(sa.update(Queue).where(Queue.id == queue_id)
+                       .values(round_robin_last_agent_id=rule.round_robin_last)
+                       .execution_options(synchronize_session=False))

@@ -1,0 +1,137 @@
+"""Worker jobs of the routing domain: the routing pass, overflow between queues, and escalation rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tierdesk.agents.models import WorkKind
+from tierdesk.kit.time import utcnow
+from tierdesk.kit.vocabulary import Department, Priority
+from tierdesk.routing import router
+from tierdesk.routing.escalation import TOP_TIER, Move, move_ticket, next_tier_queue
+from tierdesk.routing.models import Queue
+from tierdesk.sla.models import SlaClock, SlaPolicy
+from tierdesk.tickets.models import Ticket, TicketStatus
+from tierdesk.tickets.service import SYSTEM_ACTOR, record_event, sync_routable
+
+BATCH = 200
+
+
+def routing_due(db: Session, defaults: dict[WorkKind, int]) -> bool:
+    """Would a pass assign anything? Read only, so tickets waiting for busy agents cost no write lock."""
+    return bool(router.route_waiting(db, defaults, apply=False))
+
+
+def route(db: Session, defaults: dict[WorkKind, int]) -> int:
+    return len(router.route_waiting(db, defaults))
+
+
+def overflow_due(db: Session) -> bool:
+    return bool(overflow_waiting(db, utcnow(), lock=False, limit=1))
+
+
+def overflow_waiting(db: Session, now: dt.datetime, *, lock: bool, limit: int = BATCH) -> list[tuple[int, int, int]]:
+    """(ticket, overflow queue, wait limit) of tickets waiting past their queue's limit, longest wait first."""
+    rows = db.execute(
+        sa.select(Ticket.id, Ticket.routable_since, Queue.overflow_queue_id, Queue.overflow_after_seconds)
+        .join(Queue, Queue.id == Ticket.queue_id)
+        .where(Ticket.routable_since.is_not(None), Queue.overflow_queue_id.is_not(None),
+               Queue.overflow_after_seconds.is_not(None))
+        .order_by(Ticket.routable_since)
+        .limit(limit * 5)
+    ).all()
+    # the limit is per queue: compared here, which keeps the SQL portable (no interval arithmetic)
+    due = [(r.id, r.overflow_queue_id, r.overflow_after_seconds) for r in rows
+           if r.routable_since <= now - dt.timedelta(seconds=r.overflow_after_seconds)][:limit]
+    if lock and due:
+        locked = set(db.scalars(sa.select(Ticket.id).where(Ticket.id.in_([t for t, _, _ in due]))
+                                .with_for_update(skip_locked=True)))
+        due = [d for d in due if d[0] in locked]
+    return due
+
+
+def overflow(db: Session) -> int:
+    """Tickets that waited past their queue's limit move to its overflow queue (and start waiting there)."""
+    now = utcnow()
+    moved = 0
+    for ticket_id, target_id, after in overflow_waiting(db, now, lock=True):
+        ticket = db.get(Ticket, ticket_id, populate_existing=True)
+        target = db.get(Queue, target_id)
+        if ticket.routable_since is None or ticket.assignee_id is not None or target is None or not target.is_active:
+            continue
+        source = db.get(Queue, ticket.queue_id)
+        before = {"queue_id": ticket.queue_id, "tier": ticket.tier}
+        ticket.queue_id, ticket.tier = target.id, target.tier
+        ticket.updated_at = now
+        record_event(db, ticket, "queue_changed", SYSTEM_ACTOR, before=before,
+                     after={"queue_id": target.id, "tier": target.tier},
+                     reason=f"overflow: waited more than {after} s in queue '{source.slug}'", at=now)
+        sync_routable(ticket, now, requeued=True)
+        moved += 1
+    db.flush()
+    return moved
+
+
+def _escalate(db: Session, ticket: Ticket, reason: str, summary: str) -> bool:
+    """Escalate by rule when a tier above exists; a rule never fails the job."""
+    if ticket.tier >= TOP_TIER or next_tier_queue(db, ticket.brand_id, ticket.department, ticket.tier) is None:
+        return False
+    move_ticket(db, ticket, Move.ESCALATE, SYSTEM_ACTOR, reason=reason, summary=summary)
+    return True
+
+
+def escalation_rules_due(db: Session, reopened_after: int, urgent_wait: dt.timedelta | None) -> bool:
+    return bool(_rule_candidates(db, reopened_after, urgent_wait, utcnow(), lock=False, limit=1))
+
+
+def _rule_candidates(db: Session, reopened_after: int, urgent_wait: dt.timedelta | None, now: dt.datetime, *,
+                     lock: bool, limit: int = BATCH) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    if reopened_after > 0:
+        stmt = (sa.select(Ticket.id).where(
+            Ticket.department == Department.TS, Ticket.tier < TOP_TIER,
+            Ticket.reopen_count - Ticket.reopens_escalated >= reopened_after,
+            Ticket.status.not_in([TicketStatus.SOLVED, TicketStatus.CLOSED])).limit(limit))
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        found += [(t, "reopened") for t in db.scalars(stmt)]
+    if urgent_wait is not None:
+        stmt = (sa.select(Ticket.id).where(
+            Ticket.priority == Priority.URGENT, Ticket.tier < TOP_TIER, Ticket.routable_since.is_not(None),
+            Ticket.routable_since <= now - urgent_wait).limit(limit))
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        found += [(t, "urgent_waiting") for t in db.scalars(stmt) if (t, "reopened") not in found]
+    return found
+
+
+def apply_escalation_rules(db: Session, reopened_after: int, urgent_wait: dt.timedelta | None) -> int:
+    """A TS ticket reopened `reopened_after` times since its last escalation by this rule, and an urgent ticket
+    waiting unassigned longer than `urgent_wait`, go up a tier."""
+    now = utcnow()
+    done = 0
+    for ticket_id, rule in _rule_candidates(db, reopened_after, urgent_wait, now, lock=True):
+        ticket = db.get(Ticket, ticket_id, populate_existing=True)
+        if rule == "reopened":
+            ticket.reopens_escalated = ticket.reopen_count  # the rule has acted on these reopens, escalated or not
+            done += _escalate(db, ticket, f"reopened {ticket.reopen_count} times",
+                              "Escalated by rule: the customer reopened this technical ticket repeatedly; "
+                              "see the earlier replies and notes for what was tried.")
+        elif ticket.routable_since is not None and ticket.routable_since <= now - urgent_wait:
+            minutes = (now - ticket.routable_since).total_seconds() / 60
+            done += _escalate(db, ticket, f"urgent and unassigned for {minutes:.0f} minutes",
+                              "Escalated by rule: urgent ticket with no agent free in its queue.")
+    db.flush()
+    return done
+
+
+def escalate_after_breach(db: Session, ticket: Ticket, clock: SlaClock, policy: SlaPolicy) -> None:
+    """The SLA breach follow-up for policies with escalate_on_breach."""
+    ticket = db.get(Ticket, ticket.id, with_for_update=True, populate_existing=True)
+    if ticket.status in (TicketStatus.SOLVED, TicketStatus.CLOSED):
+        return
+    _escalate(db, ticket, f"SLA breached: {clock.metric.value.replace('_', ' ')} (policy '{policy.slug}')",
+              "Escalated by the SLA policy: the target was missed at the tier below.")
