@@ -26,7 +26,10 @@ from tierdesk.intake.api import router as intake_router
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.jobs.worker import Worker, default_jobs
 from tierdesk.kit.errors import DomainError
-from tierdesk.routing.api import router as queues_router
+from tierdesk.routing.api import api as queues_router
+from tierdesk.routing.api import ticket_moves
+from tierdesk.sla.api import router as sla_router
+from tierdesk.sla.api import ticket_sla
 from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
 from tierdesk.triage.api import router as triage_router
@@ -127,7 +130,7 @@ def create_app(
     install_error_handlers(app)
 
     for router in (intake_router, tickets_router, customers_router, agents_router, queues_router, brands_router,
-                   dispositions_router, triage_router):
+                   dispositions_router, triage_router, ticket_moves, ticket_sla, sla_router):
         app.include_router(router, prefix=API_PREFIX)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

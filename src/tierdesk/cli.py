@@ -1,4 +1,5 @@
-"""The tierdesk command line: serve, worker, db, agents, tokens, brands, triage, demo."""
+"""The tierdesk command line: serve, worker, db, agents, tokens, brands, triage, presence, queues, tickets, sla,
+demo."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from rich.table import Table
 
 from tierdesk.config import get_settings
 from tierdesk.kit.console import err, friendly_errors, out
+from tierdesk.routing.cli import presence_app, queues_app, tickets_app
+from tierdesk.sla.cli import sla_app
 from tierdesk.triage.cli import triage_app
 
 app = typer.Typer(help="tierdesk: inbound support, helpdesk and contact distributor in one service.",
@@ -27,6 +30,10 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(brands_app, name="brands")
 app.add_typer(triage_app, name="triage")
+app.add_typer(presence_app, name="presence")
+app.add_typer(queues_app, name="queues")
+app.add_typer(tickets_app, name="tickets")
+app.add_typer(sla_app, name="sla")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 

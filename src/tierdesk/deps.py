@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository as agents_repo
 from tierdesk.agents.auth import Principal
+from tierdesk.config import Settings
 from tierdesk.db import Database, finish
 from tierdesk.kit.errors import Unauthenticated
 
@@ -67,3 +68,10 @@ def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+AppSettings = Annotated[Settings, Depends(get_app_settings)]

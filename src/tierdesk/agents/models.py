@@ -96,8 +96,8 @@ class PresenceChange(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     agent_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="CASCADE"))
-    before: Mapped[PresenceStatus] = mapped_column(str_enum(PresenceStatus, "presence_status"))
-    after: Mapped[PresenceStatus] = mapped_column(str_enum(PresenceStatus, "presence_status"))
+    before: Mapped[PresenceStatus] = mapped_column(str_enum(PresenceStatus, "presence_before"))
+    after: Mapped[PresenceStatus] = mapped_column(str_enum(PresenceStatus, "presence_after"))
     changed_by_agent_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

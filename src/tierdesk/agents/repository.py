@@ -43,8 +43,11 @@ def visible_agents(principal: Principal) -> sa.Select:
     return stmt
 
 
-def get_visible(db: Session, principal: Principal, agent_id: int) -> Agent:
-    agent = db.scalar(visible_agents(principal).where(Agent.id == agent_id).options(*_WITH_DETAILS))
+def get_visible(db: Session, principal: Principal, agent_id: int, *, for_update: bool = False) -> Agent:
+    stmt = visible_agents(principal).where(Agent.id == agent_id).options(*_WITH_DETAILS)
+    if for_update:
+        stmt = stmt.with_for_update(of=Agent)  # waits for a routing pass that holds the agent
+    agent = db.scalar(stmt)
     if agent is None:
         raise NotFound(f"agent {agent_id} not found")
     return agent

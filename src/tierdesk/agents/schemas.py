@@ -4,7 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from tierdesk.agents.models import AgentRole
+from tierdesk.agents.models import AgentRole, PresenceStatus, WorkKind
 from tierdesk.kit.input import Input
 
 SKILL_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -61,3 +61,36 @@ class AgentOut(BaseModel):
             created_at=agent.created_at,
         )
 
+
+
+class PresenceSet(Input):
+    status: PresenceStatus
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class CapacitySet(Input):
+    """Tickets the agent works at once per kind of work; kinds left out keep their current value."""
+
+    phone: int | None = Field(default=None, ge=0, le=1000)
+    chat: int | None = Field(default=None, ge=0, le=1000)
+    email: int | None = Field(default=None, ge=0, le=1000, description="email, web form and API contacts")
+
+
+class PresenceOut(BaseModel):
+    agent_id: int
+    status: PresenceStatus
+    since: dt.datetime
+    idle_since: dt.datetime
+    capacity: dict[WorkKind, int]
+    load: dict[WorkKind, int] = Field(description="tickets assigned and new or open, per kind of work")
+
+
+class PresenceChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    agent_id: int
+    before: PresenceStatus
+    after: PresenceStatus
+    changed_by_agent_id: int | None
+    reason: str | None
+    created_at: dt.datetime

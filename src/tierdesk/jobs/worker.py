@@ -37,7 +37,7 @@ class Job:
 
 def default_jobs(settings: Settings) -> list[Job]:
     after = dt.timedelta(hours=settings.auto_close_after_hours)
-    capacity = router.default_capacity(settings.capacity_phone, settings.capacity_chat, settings.capacity_email)
+    capacity = router.default_capacity(settings)
     notify = settings.notification_webhook_url is not None
     urgent_wait = (dt.timedelta(minutes=settings.escalate_urgent_waiting_minutes)
                    if settings.escalate_urgent_waiting_minutes else None)

@@ -52,7 +52,7 @@ class Candidate:
     brand_ids: set[int] = field(default_factory=set)
     skills: dict[str, int] = field(default_factory=dict)
     capacity: dict[WorkKind, int] = field(default_factory=dict)
-    load: dict[WorkKind, int] = field(default_factory=lambda: defaultdict(int))
+    load: dict[WorkKind, int] = field(default_factory=lambda: dict.fromkeys(WorkKind, 0))
 
     def has_room(self, kind: WorkKind) -> bool:
         return self.load[kind] < self.capacity[kind]
@@ -88,8 +88,10 @@ class Assignment:
     waited_seconds: float
 
 
-def default_capacity(phone: int, chat: int, email: int) -> dict[WorkKind, int]:
-    return {WorkKind.PHONE: phone, WorkKind.CHAT: chat, WorkKind.EMAIL: email}
+def default_capacity(settings) -> dict[WorkKind, int]:
+    """The capacities of agents who have none of their own (TIERDESK_CAPACITY_*)."""
+    return {WorkKind.PHONE: settings.capacity_phone, WorkKind.CHAT: settings.capacity_chat,
+            WorkKind.EMAIL: settings.capacity_email}
 
 
 def queue_rules(db: Session, queue_ids: list[int]) -> dict[int, QueueRule]:

@@ -4,11 +4,12 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tierdesk.agents.models import PresenceStatus, WorkKind
 from tierdesk.agents.schemas import SKILL_PATTERN
 from tierdesk.brands.schemas import SLUG_PATTERN
 from tierdesk.kit.input import Input
-from tierdesk.kit.vocabulary import Department
-from tierdesk.routing.models import QueueKind
+from tierdesk.kit.vocabulary import Channel, Department, Priority
+from tierdesk.routing.models import QueueKind, RoutingPolicy
 
 
 class RequiredSkill(Input):
@@ -24,6 +25,9 @@ class QueueCreate(Input):
     department: Department
     tier: int = Field(default=1, ge=0, le=3)
     required_skills: list[RequiredSkill] = Field(default_factory=list)
+    routing_policy: RoutingPolicy = RoutingPolicy.LONGEST_IDLE
+    overflow_queue: str | None = Field(default=None, description="slug or id of the queue that takes long waiters")
+    overflow_after_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)
 
 
 class QueueUpdate(Input):
@@ -32,6 +36,9 @@ class QueueUpdate(Input):
     tier: int | None = Field(default=None, ge=0, le=3)
     required_skills: list[RequiredSkill] | None = None
     is_active: bool | None = None
+    routing_policy: RoutingPolicy | None = None
+    overflow_queue: str | None = Field(default=None, description="slug or id; null turns overflow off")
+    overflow_after_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)
 
 
 class QueueOut(BaseModel):
@@ -44,6 +51,9 @@ class QueueOut(BaseModel):
     tier: int
     is_active: bool
     required_skills: list[RequiredSkill]
+    routing_policy: RoutingPolicy
+    overflow_queue_id: int | None
+    overflow_after_seconds: int | None
     waiting: int = Field(description="unassigned tickets in status new or open")
     created_at: dt.datetime
 
@@ -59,6 +69,37 @@ class QueueOut(BaseModel):
             tier=queue.tier,
             is_active=queue.is_active,
             required_skills=[RequiredSkill.model_validate(s) for s in queue.required_skills],
+            routing_policy=queue.routing_policy,
+            overflow_queue_id=queue.overflow_queue_id,
+            overflow_after_seconds=queue.overflow_after_seconds,
             waiting=waiting,
             created_at=queue.created_at,
         )
+
+
+class WaitingTicketOut(BaseModel):
+    ticket_id: int
+    subject: str
+    priority: Priority
+    channel: Channel
+    waiting_since: dt.datetime
+    waited_seconds: float
+    sla_due_at: dt.datetime | None
+    reason: str = Field(description="why no agent has it yet")
+
+
+class QueueAgentOut(BaseModel):
+    agent_id: int
+    display_name: str
+    tier: int
+    status: PresenceStatus
+    idle_since: dt.datetime
+    capacity: dict[WorkKind, int]
+    load: dict[WorkKind, int]
+
+
+class TicketMove(Input):
+    reason: str = Field(min_length=1, max_length=2000, description="why the ticket moves")
+    summary: str | None = Field(default=None, max_length=20000,
+                                description="what was tried (required to escalate); kept as an internal note")
+    queue: str | None = Field(default=None, description="slug or id of the queue; default: the next tier up or down")

@@ -32,6 +32,10 @@ class TicketOut(BaseModel):
     first_response_at: dt.datetime | None
     solved_at: dt.datetime | None
     closed_at: dt.datetime | None
+    waiting_since: dt.datetime | None = Field(validation_alias="routable_since",
+                                              description="waiting for an agent since (unassigned, new or open)")
+    sla_due_at: dt.datetime | None = Field(description="the nearest due time of its running SLA clocks")
+    reopen_count: int
 
 
 class TicketUpdate(Input):

@@ -1,0 +1,61 @@
+"""Agents' presence (available, busy, away, offline, with history) and their capacity per kind of work."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tierdesk.agents import repository
+from tierdesk.agents.auth import Principal
+from tierdesk.agents.models import Agent, AgentCapacity, AgentRole, PresenceChange, PresenceStatus, WorkKind
+from tierdesk.kit.errors import Forbidden
+from tierdesk.kit.time import utcnow
+
+
+def _may_manage(principal: Principal, agent: Agent) -> None:
+    """Agents set their own presence; leads and admins set anyone's in their brands (an admin: anyone's)."""
+    if principal.agent_id == agent.id or principal.is_admin:
+        return
+    if principal.role is AgentRole.LEAD and any(principal.sees_brand(b.id) for b in agent.brands):
+        return
+    raise Forbidden("only the agent, their team lead or an admin may change this", field="agent_id")
+
+
+def set_presence(
+    db: Session, principal: Principal, agent_id: int, status: PresenceStatus, reason: str | None = None
+) -> Agent:
+    agent = repository.get_visible(db, principal, agent_id, for_update=True)
+    _may_manage(principal, agent)
+    if agent.presence is status:
+        return agent
+    now = utcnow()
+    db.add(PresenceChange(agent_id=agent.id, before=agent.presence, after=status, reason=reason,
+                          changed_by_agent_id=principal.agent_id, created_at=now))
+    agent.presence, agent.presence_since = status, now
+    if status is PresenceStatus.AVAILABLE:
+        agent.idle_since = now  # waiting for work from now: longest-idle routing counts from here
+    db.flush()
+    return agent
+
+
+def history(db: Session, principal: Principal, agent_id: int, limit: int = 100) -> list[PresenceChange]:
+    agent = repository.get_visible(db, principal, agent_id)
+    return list(db.scalars(
+        sa.select(PresenceChange).where(PresenceChange.agent_id == agent.id)
+        .order_by(PresenceChange.id.desc()).limit(limit)
+    ))
+
+
+def set_capacity(db: Session, principal: Principal, agent_id: int, capacity: dict[WorkKind, int]) -> Agent:
+    """Set the agent's capacity for the kinds given (the others keep theirs); admins and leads only."""
+    principal.require_role(AgentRole.ADMIN, AgentRole.LEAD)
+    agent = repository.get_visible(db, principal, agent_id, for_update=True)
+    _may_manage(principal, agent)
+    existing = {c.work_kind: c for c in db.scalars(sa.select(AgentCapacity).where(AgentCapacity.agent_id == agent.id))}
+    for kind, max_active in capacity.items():
+        if kind in existing:
+            existing[kind].max_active = max_active
+        else:
+            db.add(AgentCapacity(agent_id=agent.id, work_kind=kind, max_active=max_active))
+    db.flush()
+    return agent

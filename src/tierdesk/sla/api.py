@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from tierdesk.deps import CurrentPrincipal, Db
+from tierdesk.kit.input import PathId
+from tierdesk.sla import service
+from tierdesk.sla.schemas import CalendarCreate, CalendarOut, PolicyCreate, PolicyOut, PolicyUpdate, TicketSlaOut
+
+router = APIRouter(prefix="/sla", tags=["sla"])
+
+
+@router.get("/calendars", response_model=list[CalendarOut])
+def list_calendars(db: Db, principal: CurrentPrincipal):
+    return service.list_calendars(db, principal)
+
+
+@router.post("/calendars", response_model=CalendarOut, status_code=status.HTTP_201_CREATED)
+def create_calendar(data: CalendarCreate, db: Db, principal: CurrentPrincipal):
+    return service.create_calendar(db, principal, data)
+
+
+@router.get("/policies", response_model=list[PolicyOut])
+def list_policies(db: Db, principal: CurrentPrincipal):
+    return service.list_policies(db, principal)
+
+
+@router.post("/policies", response_model=PolicyOut, status_code=status.HTTP_201_CREATED)
+def create_policy(data: PolicyCreate, db: Db, principal: CurrentPrincipal):
+    return service.create_policy(db, principal, data)
+
+
+@router.get("/policies/{policy_id}", response_model=PolicyOut)
+def get_policy(policy_id: PathId, db: Db, principal: CurrentPrincipal):
+    return service.get_policy(db, principal, policy_id)
+
+
+@router.patch("/policies/{policy_id}", response_model=PolicyOut)
+def update_policy(policy_id: PathId, data: PolicyUpdate, db: Db, principal: CurrentPrincipal):
+    return service.update_policy(db, principal, policy_id, data)
+
+
+ticket_sla = APIRouter(prefix="/tickets", tags=["tickets"])
+
+
+@ticket_sla.get("/{ticket_id}/sla", response_model=TicketSlaOut)
+def get_ticket_sla(ticket_id: PathId, db: Db, principal: CurrentPrincipal):
+    """The ticket's SLA clocks: target, business time used, due time, and whether each is met, paused or breached."""
+    return service.ticket_sla(db, principal, ticket_id)
