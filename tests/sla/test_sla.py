@@ -1,0 +1,271 @@
+"""SLA policies and clocks: targets in business hours, pauses, retargeting, warnings and breaches detected exactly
+once, notifications through the outbox, escalation on breach."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import contact
+from tests.routing.helpers import events, new_tickets
+from tierdesk.agents.auth import SYSTEM
+from tierdesk.intake.pipeline import default_pipeline
+from tierdesk.intake.schemas import ContactIn
+from tierdesk.jobs import outbox
+from tierdesk.jobs.models import OutboxMessage
+from tierdesk.kit.time import utcnow
+from tierdesk.routing.tasks import escalate_after_breach
+from tierdesk.sla import clocks as sla_clocks
+from tierdesk.sla.models import SlaClock, SlaMetric
+from tierdesk.sla.schemas import CalendarCreate, PolicyCreate
+from tierdesk.sla.service import create_calendar, create_policy
+from tierdesk.sla.tasks import detect_sla_events
+from tierdesk.tickets.models import Ticket
+from tierdesk.tickets.schemas import MessageCreate, TicketUpdate
+from tierdesk.tickets.service import reply, update_ticket
+
+API = "/api/v1"
+
+
+def policy(database, **fields) -> int:
+    data = {"brand": "acme", "slug": "p", "name": "p", **fields}
+    with database.transaction() as db:
+        return create_policy(db, SYSTEM, PolicyCreate(**data)).id
+
+
+def clocks(database, ticket_id: int) -> dict[str, SlaClock]:
+    with database.transaction(write=False) as db:
+        rows = db.scalars(sa.select(SlaClock).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.id))
+        return {c.metric.value: c for c in rows}
+
+
+def make_due(database, ticket_id: int, metric: str, ago: dt.timedelta, column: str = "due_at") -> None:
+    with database.transaction() as db:
+        db.execute(sa.update(SlaClock).where(SlaClock.ticket_id == ticket_id, SlaClock.metric == metric)
+                   .values({column: utcnow() - ago}))
+
+
+def test_a_new_ticket_gets_the_most_specific_policy_and_its_due_times(world, database):
+    policy(database, slug="any", first_response_minutes=600)
+    specific = policy(database, slug="ts-urgent", department="TS", priority="urgent", first_response_minutes=30,
+                      resolution_minutes=240)
+    policy(database, slug="ts", department="TS", first_response_minutes=120)
+    before = utcnow()
+    [ticket_id] = new_tickets(database, 1, priority="urgent")
+    got = clocks(database, ticket_id)
+    assert set(got) == {"first_response", "resolution"}
+    assert {c.policy_id for c in got.values()} == {specific}
+    first = got["first_response"]
+    assert before + dt.timedelta(minutes=30) <= first.due_at <= utcnow() + dt.timedelta(minutes=30)
+    assert first.warn_at == first.due_at - dt.timedelta(minutes=15)  # 24x7: plain arithmetic
+    with database.transaction(write=False) as db:
+        assert db.get(Ticket, ticket_id).sla_due_at == first.due_at
+    [normal] = new_tickets(database, 1)
+    assert clocks(database, normal)["first_response"].target_seconds == 120 * 60
+
+
+def test_due_times_count_business_hours_of_the_calendar(world, database):
+    with database.transaction() as db:
+        create_calendar(db, SYSTEM, CalendarCreate(
+            brand="acme", slug="berlin", name="Berlin office", timezone="Europe/Berlin",
+            weekly_hours={d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}, holidays=["2026-12-25"]))
+    policy(database, calendar="berlin", first_response_minutes=120)
+    [ticket_id] = new_tickets(database, 1)
+    # move the clock's start to Thursday 24 Dec 2026, 16:00 Berlin, and reschedule: 1 h that day, the holiday and
+    # the weekend skipped, 1 h on Monday 28 Dec: due 10:00 Berlin (09:00 UTC)
+    start = dt.datetime(2026, 12, 24, 15, 0, tzinfo=dt.UTC)
+    with database.transaction() as db:
+        clock = db.scalar(sa.select(SlaClock).where(SlaClock.ticket_id == ticket_id,
+                                                    SlaClock.metric == SlaMetric.FIRST_RESPONSE))
+        clock.running_since = clock.started_at = start
+        sla_clocks._schedule(db, clock, sla_clocks.policy_for(db, db.get(Ticket, ticket_id)), start)
+        assert clock.due_at == dt.datetime(2026, 12, 28, 9, 0, tzinfo=dt.UTC)
+        assert clock.warn_at == dt.datetime(2026, 12, 28, 8, 45, tzinfo=dt.UTC)
+
+
+def test_a_public_reply_meets_first_response_and_a_customer_message_starts_next_response(world, database):
+    policy(database, first_response_minutes=60, next_response_minutes=30, resolution_minutes=600)
+    [ticket_id] = new_tickets(database, 1)
+    with database.transaction() as db:
+        reply(db, SYSTEM, ticket_id, MessageCreate(body="We are on it."))
+    got = clocks(database, ticket_id)
+    assert got["first_response"].stopped_at is not None and got["first_response"].breached_at is None
+    assert "next_response" not in got
+    with database.transaction() as db:
+        result = default_pipeline().receive(db, SYSTEM, ContactIn(**contact(
+            body="Still broken", thread_ref=f"ticket:{ticket_id}")))
+        assert result.threaded and result.ticket.id == ticket_id
+    assert clocks(database, ticket_id)["next_response"].stopped_at is None
+    with database.transaction() as db:
+        reply(db, SYSTEM, ticket_id, MessageCreate(body="Try this."))
+    assert clocks(database, ticket_id)["next_response"].stopped_at is not None
+
+
+def test_pending_pauses_resolution_and_reopening_resumes_it(world, database):
+    policy(database, resolution_minutes=60)
+    [ticket_id] = new_tickets(database, 1)
+    make_due(database, ticket_id, "resolution", dt.timedelta(minutes=-60), "due_at")  # due in an hour
+    with database.transaction() as db:
+        db.execute(sa.update(SlaClock).where(SlaClock.ticket_id == ticket_id)
+                   .values(running_since=utcnow() - dt.timedelta(minutes=20)))
+        update_ticket(db, SYSTEM, ticket_id, TicketUpdate(status="pending"))
+    paused = clocks(database, ticket_id)["resolution"]
+    assert paused.running_since is None and paused.due_at is None
+    assert 19 * 60 < paused.elapsed_seconds < 21 * 60
+    with database.transaction() as db:
+        update_ticket(db, SYSTEM, ticket_id, TicketUpdate(status="open"))
+    resumed = clocks(database, ticket_id)["resolution"]
+    left = resumed.due_at - resumed.running_since
+    assert dt.timedelta(minutes=39) < left < dt.timedelta(minutes=41)  # only what the pause left over
+
+
+def test_a_priority_change_retargets_the_live_clocks(world, database):
+    policy(database, slug="normal", priority="normal", first_response_minutes=240)
+    policy(database, slug="urgent", priority="urgent", first_response_minutes=15)
+    [ticket_id] = new_tickets(database, 1)
+    with database.transaction() as db:
+        update_ticket(db, SYSTEM, ticket_id, TicketUpdate(priority="urgent"))
+    clock = clocks(database, ticket_id)["first_response"]
+    assert clock.target_seconds == 15 * 60
+    assert clock.due_at - utcnow() < dt.timedelta(minutes=15)
+
+
+def test_breaches_and_warnings_are_recorded_once(world, database):
+    policy(database, first_response_minutes=60, resolution_minutes=600)
+    [late, warned, fine] = new_tickets(database, 3)
+    make_due(database, late, "first_response", dt.timedelta(seconds=2))
+    make_due(database, warned, "first_response", dt.timedelta(seconds=1), "warn_at")
+    with database.transaction() as db:
+        assert detect_sla_events(db, notify=False) == 2
+    with database.transaction() as db:
+        assert detect_sla_events(db, notify=False) == 0
+    [breach] = events(database, late, "sla_breach")
+    assert breach.after["metric"] == "first_response" and breach.after["detected_after_seconds"] >= 2
+    assert breach.reason == "first response target missed"
+    assert events(database, warned, "sla_warning") and not events(database, warned, "sla_breach")
+    assert not events(database, fine, "sla_breach") and not events(database, fine, "sla_warning")
+    # a clock that was met is never breached afterwards
+    with database.transaction() as db:
+        reply(db, SYSTEM, warned, MessageCreate(body="Here is the fix."))
+    make_due(database, warned, "first_response", dt.timedelta(seconds=1))
+    with database.transaction() as db:
+        assert detect_sla_events(db, notify=False) == 0
+
+
+def test_a_breach_escalates_when_the_policy_says_so(world, database):
+    policy(database, department="TS", first_response_minutes=60, escalate_on_breach=True)
+    [ticket_id] = new_tickets(database, 1)
+    make_due(database, ticket_id, "first_response", dt.timedelta(seconds=1))
+    with database.transaction() as db:
+        assert detect_sla_events(db, notify=True, on_breach=escalate_after_breach) == 1
+    with database.transaction(write=False) as db:
+        assert db.get(Ticket, ticket_id).tier == 2
+        [message] = db.scalars(sa.select(OutboxMessage)).all()
+        assert message.topic == "sla.breach" and message.payload["ticket_id"] == ticket_id
+    [event] = events(database, ticket_id, "escalated")
+    assert event.reason.startswith("SLA breached: first response")
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    answers: list[int] = []
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        status = self.answers.pop(0) if self.answers else 200
+        if status == 200:
+            self.received.append({"body": json.loads(body), "signature": self.headers.get("X-Tierdesk-Signature")})
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.answers, _Receiver.received = [], []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", _Receiver
+    server.shutdown()
+
+
+def test_the_outbox_delivers_with_retries_and_backoff(world, database, receiver):
+    url, handler = receiver
+    with database.transaction() as db:
+        message = outbox.enqueue(db, "sla.breach", {"ticket_id": 1})
+        outbox.enqueue(db, "sla.warning", {"ticket_id": 2})
+        db.flush()
+        first = message.id
+    handler.answers = [500]  # the first post fails
+    send = outbox.webhook_sender(url, "s3cret")
+    assert outbox.deliver_due(database, send) == 1
+    with database.transaction(write=False) as db:
+        failed = db.get(OutboxMessage, first)
+        assert failed.delivered_at is None and failed.attempts == 1 and "500" in failed.last_error
+        assert failed.next_attempt_at > utcnow() + dt.timedelta(seconds=3)  # backed off
+    assert outbox.deliver_due(database, send) == 0  # not due yet
+    with database.transaction() as db:
+        db.execute(sa.update(OutboxMessage).values(next_attempt_at=utcnow()))
+    assert outbox.deliver_due(database, send) == 1
+    assert sorted(r["body"]["topic"] for r in handler.received) == ["sla.breach", "sla.warning"]
+    assert all(r["signature"].startswith("sha256=") for r in handler.received)
+    assert outbox.deliver_due(database, send) == 0  # each once
+
+
+def test_the_outbox_gives_up_after_the_last_attempt(world, database):
+    with database.transaction() as db:
+        message = outbox.enqueue(db, "sla.breach", {})
+        db.flush()
+        message_id = message.id
+
+    def down(_message):
+        raise ConnectionRefusedError("nobody listening")
+
+    for _ in range(outbox.MAX_ATTEMPTS):
+        with database.transaction() as db:
+            db.execute(sa.update(OutboxMessage).values(next_attempt_at=utcnow()))
+        outbox.deliver_due(database, down)
+    with database.transaction(write=False) as db:
+        message = db.get(OutboxMessage, message_id)
+        assert message.failed_at is not None and message.attempts == outbox.MAX_ATTEMPTS
+        assert "nobody listening" in message.last_error
+
+
+def test_sla_api(client, world, database):
+    def post(path: str, who: str = "admin", **body):
+        return client.post(f"{API}/sla/{path}", json={"brand": "acme", "name": "x", **body}, headers=world.auth(who))
+
+    r = post("calendars", slug="ny", timezone="America/New_York",
+             weekly_hours={"mon": ["09:00-17:00"], "funday": ["09:00-10:00"]})
+    assert r.status_code == 422 and "funday" in r.json()["error"]["message"]
+    r = post("calendars", slug="ny", timezone="Mars/Base", weekly_hours={"mon": ["09:00-17:00"]})
+    assert r.status_code == 422 and "Mars/Base" in r.json()["error"]["message"]
+    r = post("calendars", slug="ny", timezone="America/New_York", weekly_hours={"mon": ["09:00-17:00"]})
+    assert r.status_code == 201, r.text
+    assert post("policies", slug="x").status_code == 422  # no target at all
+    assert post("policies", "agent", slug="x", calendar="ny", first_response_minutes=60).status_code == 403
+    r = post("policies", slug="x", calendar="nowhere", first_response_minutes=60)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "calendar"
+    r = post("policies", slug="x", calendar="ny", first_response_minutes=60)
+    assert r.status_code == 201, r.text
+    policy_id = r.json()["id"]
+    r = client.patch(f"{API}/sla/policies/{policy_id}", json={"resolution_minutes": 0}, headers=world.auth("admin"))
+    assert r.status_code == 422
+    r = client.patch(f"{API}/sla/policies/{policy_id}", json={"resolution_minutes": 480}, headers=world.auth("admin"))
+    assert r.status_code == 200 and r.json()["resolution_minutes"] == 480
+    [ticket_id] = new_tickets(database, 1)
+    r = client.get(f"{API}/tickets/{ticket_id}/sla", headers=world.auth("agent"))
+    assert r.status_code == 200
+    body = r.json()
+    assert {c["metric"]: c["status"] for c in body["clocks"]} == {"first_response": "running",
+                                                                   "resolution": "running"}
+    assert client.get(f"{API}/tickets/{ticket_id}/sla", headers=world.auth("globex_agent")).status_code == 404
+    assert [p["slug"] for p in client.get(f"{API}/sla/policies", headers=world.auth("globex_agent")).json()] == []
