@@ -129,8 +129,7 @@ def apply_escalation_rules(db: Session, reopened_after: int, urgent_wait: dt.tim
 
 
 def escalate_after_breach(db: Session, ticket: Ticket, clock: SlaClock, policy: SlaPolicy) -> None:
-    """The SLA breach follow-up for policies with escalate_on_breach."""
-    ticket = db.get(Ticket, ticket.id, with_for_update=True, populate_existing=True)
+    """The SLA breach follow-up for policies with escalate_on_breach (the ticket is locked by the caller)."""
     if ticket.status in (TicketStatus.SOLVED, TicketStatus.CLOSED):
         return
     _escalate(db, ticket, f"SLA breached: {clock.metric.value.replace('_', ' ')} (policy '{policy.slug}')",

@@ -50,31 +50,37 @@ def _notify(db: Session, notify: bool, topic: str, ticket: Ticket, clock: SlaClo
 
 
 def detect_sla_events(db: Session, *, notify: bool, on_breach: BreachFollowUp | None = None) -> int:
-    """Record due warnings and breaches. Rows are claimed with SKIP LOCKED and each is marked by a compare-and-set
-    update, so with any number of workers every breach is recorded (and notified) once."""
+    """Record due warnings and breaches, each exactly once with any number of workers.
+
+    Locks are taken in the order the tickets service takes them, ticket before clock, so a worker and an agent
+    changing the same ticket never deadlock: the ticket row is locked with SKIP LOCKED (a ticket being changed right
+    now is looked at again on the next pass), then the clock is marked by a compare-and-set update that re-checks it
+    is still due (the change may have stopped or paused it)."""
     now = utcnow()
     done = 0
     for kind in ("breach", "warning"):
         where = _breach_due(now) if kind == "breach" else _warning_due(now)
         mark = SlaClock.breached_at if kind == "breach" else SlaClock.warned_at
-        clocks = db.scalars(
-            sa.select(SlaClock).where(*where).order_by(SlaClock.due_at if kind == "breach" else SlaClock.warn_at)
-            .limit(BATCH).with_for_update(skip_locked=True)
+        due = db.execute(
+            sa.select(SlaClock.id, SlaClock.ticket_id).where(*where)
+            .order_by(SlaClock.due_at if kind == "breach" else SlaClock.warn_at).limit(BATCH)
         ).all()
-        for clock in clocks:
+        for clock_id, ticket_id in due:
+            ticket = db.scalar(sa.select(Ticket).where(Ticket.id == ticket_id).with_for_update(skip_locked=True))
+            if ticket is None:
+                continue
             moved = db.execute(
-                sa.update(SlaClock).where(SlaClock.id == clock.id, mark.is_(None)).values({mark: now})
+                sa.update(SlaClock).where(SlaClock.id == clock_id, *where).values({mark: now})
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:
                 continue
-            ticket = db.get(Ticket, clock.ticket_id)
+            clock = db.get(SlaClock, clock_id, populate_existing=True)
             due_at = clock.due_at if kind == "breach" else clock.warn_at
-            late = (now - due_at).total_seconds()
             record_event(
                 db, ticket, f"sla_{kind}", SYSTEM_ACTOR,
                 after={"metric": clock.metric.value, "due_at": clock.due_at.isoformat(), "detected_at": now.isoformat(),
-                       "detected_after_seconds": round(late, 3)},
+                       "detected_after_seconds": round((now - due_at).total_seconds(), 3)},
                 reason=f"{clock.metric.value.replace('_', ' ')} " + ("target missed" if kind == "breach"
                                                                       else "due soon"),
                 at=now,
