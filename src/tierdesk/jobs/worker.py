@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tierdesk.config import Settings
 from tierdesk.db import Database
-from tierdesk.jobs import outbox
+from tierdesk.jobs import outbox, wakeup
 from tierdesk.routing import router
 from tierdesk.routing import tasks as routing
 from tierdesk.sla.tasks import detect_sla_events, sla_due
@@ -87,9 +87,14 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker started: %s", ", ".join(j.name for j in self.jobs))
+        wake = wakeup.listener(self.database.engine)
         while not self.stopping.is_set():
             done = self.run_once()
-            if not any(done.values()):  # busy: go straight on; idle: wait for the next poll
+            if any(done.values()):  # busy: go straight on
+                continue
+            if wake is not None:  # idle on PostgreSQL: until new work is announced, or the next poll
+                wake(self.poll_seconds)
+            else:
                 self.stopping.wait(self.poll_seconds)
         log.info("worker stopped")
 

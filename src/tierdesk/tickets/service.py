@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from tierdesk.agents.auth import Principal
 from tierdesk.agents.models import Agent, AgentRole, agent_brands
 from tierdesk.brands.service import resolve_brand
+from tierdesk.jobs import wakeup  # noqa: F401 (announces new routable work to the workers on PostgreSQL)
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.html import html_from_text, sanitize_html, text_from_html
 from tierdesk.kit.input import patch_values

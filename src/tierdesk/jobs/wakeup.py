@@ -1,0 +1,63 @@
+"""Waking the workers on PostgreSQL: a transaction that makes a ticket routable or an agent available sends
+NOTIFY (delivered at commit, dropped on rollback), and idle workers LISTEN instead of sleeping out their poll
+interval, so a ticket is routed within milliseconds of becoming routable. Polling stays as the safety net (and is
+all there is on SQLite, where the worker runs in the same process)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from tierdesk.agents.models import Agent, PresenceStatus
+from tierdesk.tickets.models import Ticket
+
+CHANNEL = "tierdesk_work"
+log = logging.getLogger("tierdesk.worker")
+
+
+def _makes_work(obj) -> bool:
+    if isinstance(obj, Ticket):
+        return obj.routable_since is not None and sa.inspect(obj).attrs.routable_since.history.has_changes()
+    if isinstance(obj, Agent):
+        return obj.presence is PresenceStatus.AVAILABLE and sa.inspect(obj).attrs.presence.history.has_changes()
+    return False
+
+
+@event.listens_for(Session, "before_flush")
+def _notify_new_work(session: Session, _context, _instances) -> None:
+    if session.info.get("tierdesk_notified") or session.get_bind().dialect.name != "postgresql":
+        return
+    if any(_makes_work(obj) for obj in (*session.new, *session.dirty)):
+        session.connection().exec_driver_sql(f"SELECT pg_notify('{CHANNEL}', '')")
+        session.info["tierdesk_notified"] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _reset(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("tierdesk_notified", None)
+
+
+def listener(engine: sa.Engine) -> Callable[[float], bool] | None:
+    """On PostgreSQL, a function that waits up to `timeout` seconds for new work and says whether some came;
+    None elsewhere. Holds one connection of the pool for the worker's lifetime."""
+    if engine.dialect.name != "postgresql":
+        return None
+    raw = engine.raw_connection()
+    conn = raw.driver_connection
+    conn.autocommit = True
+    conn.execute(f"LISTEN {CHANNEL}")
+
+    def wait(timeout: float) -> bool:
+        try:
+            return any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
+        except Exception:  # a broken connection: fall back to sleeping out the interval
+            log.exception("LISTEN connection failed; polling only")
+            return False
+
+    wait.connection = raw  # kept so it is not returned to the pool
+    return wait

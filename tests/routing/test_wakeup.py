@@ -1,0 +1,35 @@
+"""On PostgreSQL, idle workers are woken by NOTIFY when work appears, and only for committed work."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.routing.helpers import add_agent, new_tickets
+from tierdesk.agents.auth import SYSTEM
+from tierdesk.agents.models import PresenceStatus
+from tierdesk.agents.presence import set_presence
+from tierdesk.jobs import wakeup
+
+
+def test_new_routable_work_wakes_a_listening_worker(world, database):
+    wait = wakeup.listener(database.engine)
+    if database.dialect != "postgresql":
+        assert wait is None  # SQLite: the in-process worker polls
+        pytest.skip("NOTIFY is PostgreSQL's")
+    try:
+        assert wait(0.05) is False  # nothing yet
+        new_tickets(database, 1)
+        assert wait(2.0) is True
+        agent = add_agent(database, "a@x.com", skills={}, status="away")
+        while wait(0.05):  # drain what setting up the agent announced
+            pass
+        with database.transaction() as db:
+            set_presence(db, SYSTEM, agent, PresenceStatus.AVAILABLE)
+        assert wait(2.0) is True
+        with pytest.raises(RuntimeError), database.transaction() as db:
+            set_presence(db, SYSTEM, agent, PresenceStatus.AWAY)
+            set_presence(db, SYSTEM, agent, PresenceStatus.AVAILABLE)
+            raise RuntimeError("rolled back")
+        assert wait(0.2) is False  # nothing was committed, nobody is woken
+    finally:
+        wait.connection.close()
