@@ -160,6 +160,15 @@ def _pick(rule: QueueRule, eligible: list[Candidate]) -> Candidate:
     return min(eligible, key=lambda a: (a.idle_since, a.id))  # longest idle
 
 
+_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+_NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def _urgency(t) -> tuple:
+    """The serving order of PRIORITY_RANK's query, for tickets fetched queue by queue."""
+    return (_RANK[t.priority], t.sla_due_at is None, t.sla_due_at or _NEVER, t.routable_since, t.id)
+
+
 def route_waiting(
     db: Session, defaults: dict[WorkKind, int], *, batch: int = 1000, apply: bool = True
 ) -> list[Assignment]:
@@ -177,13 +186,24 @@ def route_waiting(
     servable = {qid: agents_ for qid, agents_ in servable.items() if agents_}
     if not servable:
         return []
-    stmt = (
-        sa.select(Ticket.id, Ticket.queue_id, Ticket.channel, Ticket.status, Ticket.routable_since)
-        .where(Ticket.routable_since.is_not(None), Ticket.queue_id.in_(list(servable)))
-        .order_by(PRIORITY_RANK, Ticket.sla_due_at.is_(None), Ticket.sla_due_at, Ticket.routable_since, Ticket.id)
-        .limit(batch if apply else 50)
-    )
-    tickets = db.execute(stmt.with_for_update(skip_locked=True, of=Ticket) if apply else stmt).all()
+    # Per queue, only as many of its most urgent tickets as its eligible agents have room for (tickets nobody can
+    # take yet are not locked, so a long backlog costs nothing); then all of them in one order, most urgent first,
+    # because an agent of several queues takes the most urgent ticket of any.
+    tickets = []
+    for queue_id, team in servable.items():
+        room = sum(max(a.capacity[k] - a.load[k], 0) for a in team for k in a.capacity)
+        if room <= 0:
+            continue
+        stmt = (
+            sa.select(Ticket.id, Ticket.queue_id, Ticket.channel, Ticket.status, Ticket.routable_since,
+                      Ticket.priority, Ticket.sla_due_at)
+            .where(Ticket.queue_id == queue_id, Ticket.routable_since.is_not(None))
+            .order_by(PRIORITY_RANK, Ticket.sla_due_at.is_(None), Ticket.sla_due_at, Ticket.routable_since,
+                      Ticket.id)
+            .limit(min(room, batch) if apply else 1)
+        )
+        tickets += db.execute(stmt.with_for_update(skip_locked=True, of=Ticket) if apply else stmt).all()
+    tickets.sort(key=_urgency)
     made: list[Assignment] = []
     opened: list[int] = []
     for t in tickets:
@@ -208,26 +228,25 @@ def route_waiting(
 
 def _write(db: Session, made: list[Assignment], opened: set[int], rules: dict[int, QueueRule],
            now: dt.datetime) -> None:
-    """Apply a pass's assignments: compare-and-set per ticket, then the events and the agents' idle times in bulk."""
-    applied: list[Assignment] = []
-    for a in made:
-        moved = db.execute(
-            sa.update(Ticket)
-            .where(Ticket.id == a.ticket_id, Ticket.assignee_id.is_(None), Ticket.routable_since.is_not(None))
-            .values(
-                assignee_id=a.agent_id,
-                routable_since=None,
-                status=sa.case((Ticket.status == TicketStatus.NEW, TicketStatus.OPEN.value), else_=Ticket.status),
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount == 1:
-            applied.append(a)
+    """Apply a pass's assignments: one compare-and-set statement run for every ticket (still unassigned and waiting),
+    then the events and the agents' idle times in bulk."""
+    tickets = Ticket.__table__
+    cas = (
+        sa.update(tickets)
+        .where(tickets.c.id == sa.bindparam("ticket"), tickets.c.assignee_id.is_(None),
+               tickets.c.routable_since.is_not(None))
+        .values(assignee_id=sa.bindparam("agent"), routable_since=None, updated_at=now,
+                status=sa.case((tickets.c.status == TicketStatus.NEW.value, TicketStatus.OPEN.value),
+                               else_=tickets.c.status))
+    )
+    db.execute(cas, [{"ticket": a.ticket_id, "agent": a.agent_id} for a in made])
+    # what the compare-and-set let through (all of it, as the rows are locked, but never assume)
+    held = {r.id: r for r in db.execute(sa.select(Ticket.id, Ticket.assignee_id, Ticket.customer_id).where(
+        Ticket.id.in_([a.ticket_id for a in made])))}
+    applied = [a for a in made if held[a.ticket_id].assignee_id == a.agent_id]
     if not applied:
         return
-    owners = dict(db.execute(sa.select(Ticket.id, Ticket.customer_id).where(
-        Ticket.id.in_([a.ticket_id for a in applied]))).all())
+    owners = {a.ticket_id: held[a.ticket_id].customer_id for a in applied}
     brands = {a.ticket_id: rules[a.queue_id].brand_id for a in applied}
     events = []
     for a in applied:

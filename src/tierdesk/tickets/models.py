@@ -57,7 +57,8 @@ class Ticket(Base):
         sa.Index("ix_tickets_status_solved_at", "status", "solved_at"),
         # The router's worklist: only tickets waiting for an agent are in it.
         sa.Index(
-            "ix_tickets_routable_since",
+            "ix_tickets_queue_routable_since",
+            "queue_id",
             "routable_since",
             postgresql_where=sa.text("routable_since IS NOT NULL"),
             sqlite_where=sa.text("routable_since IS NOT NULL"),
