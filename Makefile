@@ -32,10 +32,11 @@ test: $(STAMP)
 	$(BIN)/ruff check --quiet src tests bench
 	$(BIN)/python -m pytest -q
 
-## The benchmarks: intake (SQLite, and PostgreSQL when TIERDESK_BENCH_PG_URL is set) and triage.
+## The benchmarks: intake (SQLite, and PostgreSQL when TIERDESK_BENCH_PG_URL is set), triage, routing (PostgreSQL).
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/triage.py --data $(SHARED_TRIAGE)
+	$(BIN)/python bench/routing.py
 
 ## Rebuild the shipped default triage model from tierdesk's own examples and the Bitext sample (deterministic).
 SHARED_TRIAGE ?= ../shared/data/triage

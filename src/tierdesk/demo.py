@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from tierdesk.agents import presence
 from tierdesk.agents import repository as agents_repo
 from tierdesk.agents import service as agents
 from tierdesk.agents.auth import SYSTEM
+from tierdesk.agents.models import PresenceStatus
 from tierdesk.agents.schemas import AgentCreate, SkillLevel
 from tierdesk.brands import repository as brands_repo
 from tierdesk.brands import service as brands
@@ -24,6 +26,8 @@ from tierdesk.intake.schemas import ContactIn
 from tierdesk.routing import service as queues
 from tierdesk.routing.repository import in_brand
 from tierdesk.routing.schemas import QueueCreate, RequiredSkill
+from tierdesk.sla import service as sla
+from tierdesk.sla.schemas import CalendarCreate, PolicyCreate
 from tierdesk.tickets import service as tickets
 from tierdesk.tickets.schemas import DispositionCreate, MessageCreate, TicketUpdate
 from tierdesk.triage.service import TriagerSource
@@ -51,6 +55,23 @@ AGENTS = [
     ("marco@tierdesk.example", "Marco Rossi", "agent", 2, {"connectivity": 5, "fibre": 4}, ["acme", "nimbus"]),
     ("jules@tierdesk.example", "Jules Martin", "agent", 1, {"billing": 3, "app": 3, "sync": 2}, ["nimbus"]),
 ]
+
+# Business hours of Acme's contact centre; Nimbus answers around the clock.
+CALENDARS = [
+    ("acme", "berlin", "Berlin contact centre", "Europe/Berlin",
+     {**{d: ["08:00-20:00"] for d in ("mon", "tue", "wed", "thu", "fri")}, "sat": ["09:00-14:00"]},
+     ["2026-12-24", "2026-12-25", "2026-12-26", "2026-12-31", "2027-01-01"]),
+]
+
+# (brand, slug, name, department, priority, calendar, first response, resolution, escalate on breach); minutes
+SLA_POLICIES = [
+    ("acme", "standard", "Standard", None, None, "berlin", 8 * 60, 3 * 12 * 60, False),
+    ("acme", "ts-urgent", "Outages", "TS", "urgent", None, 30, 8 * 60, True),
+    ("nimbus", "standard", "Standard (24x7)", None, None, None, 4 * 60, 48 * 60, False),
+]
+
+# Signed in and taking work when the demo starts (the others are offline).
+AVAILABLE = ["sam@tierdesk.example", "priya@tierdesk.example", "marco@tierdesk.example", "jules@tierdesk.example"]
 
 DISPOSITIONS = [
     ("acme", "refund-issued", "Refund or credit issued", "CS"),
@@ -170,10 +191,21 @@ def load_demo(
         tickets.create_disposition(db, SYSTEM, DispositionCreate(brand=brand, code=code, label=label,
                                                                  department=department))
     progress("queues")
+    for brand, slug, name, timezone, hours, holidays in CALENDARS:
+        sla.create_calendar(db, SYSTEM, CalendarCreate(brand=brand, slug=slug, name=name, timezone=timezone,
+                                                       weekly_hours=hours, holidays=holidays))
+    for brand, slug, name, department, priority, calendar, first, resolution, escalate in SLA_POLICIES:
+        sla.create_policy(db, SYSTEM, PolicyCreate(
+            brand=brand, slug=slug, name=name, department=department, priority=priority, calendar=calendar,
+            first_response_minutes=first, next_response_minutes=first, resolution_minutes=resolution,
+            escalate_on_breach=escalate))
+    progress("SLA policies")
     for email, name, role, tier, skills, brand_slugs in AGENTS:
-        agents.create_agent(db, SYSTEM, AgentCreate(
+        agent = agents.create_agent(db, SYSTEM, AgentCreate(
             email=email, display_name=name, role=role, tier=tier, brands=brand_slugs,
             skills=[SkillLevel(skill=s, level=lvl) for s, lvl in skills.items()]))
+        if email in AVAILABLE:
+            presence.set_presence(db, SYSTEM, agent.id, PresenceStatus.AVAILABLE, "demo shift")
     progress("agents")
     pipeline = default_pipeline(triager=triager)
     for i, c in enumerate(CONTACTS):
