@@ -25,7 +25,7 @@ from tierdesk.sla.models import SlaClock, SlaMetric
 from tierdesk.sla.schemas import CalendarCreate, PolicyCreate
 from tierdesk.sla.service import create_calendar, create_policy
 from tierdesk.sla.tasks import detect_sla_events
-from tierdesk.tickets.models import Ticket
+from tierdesk.tickets.models import Ticket, TicketStatus
 from tierdesk.tickets.schemas import MessageCreate, TicketUpdate
 from tierdesk.tickets.service import reply, update_ticket
 
@@ -269,3 +269,26 @@ def test_sla_api(client, world, database):
                                                                    "resolution": "running"}
     assert client.get(f"{API}/tickets/{ticket_id}/sla", headers=world.auth("globex_agent")).status_code == 404
     assert [p["slug"] for p in client.get(f"{API}/sla/policies", headers=world.auth("globex_agent")).json()] == []
+
+
+def test_a_pause_over_the_weekend_costs_no_business_time(world, database):
+    with database.transaction() as db:
+        create_calendar(db, SYSTEM, CalendarCreate(
+            brand="acme", slug="office", name="office", timezone="UTC",
+            weekly_hours={d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}))
+    policy(database, calendar="office", resolution_minutes=240)
+    [ticket_id] = new_tickets(database, 1)
+    friday_3pm = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)
+    with database.transaction() as db:
+        ticket = db.get(Ticket, ticket_id)
+        clock = db.scalar(sa.select(SlaClock).where(SlaClock.ticket_id == ticket_id))
+        clock.started_at = clock.running_since = friday_3pm
+        # pending at 16:00 on Friday (one business hour used), open again at 10:00 on Monday
+        ticket.status = TicketStatus.PENDING
+        sla_clocks.status_changed(db, ticket, TicketStatus.OPEN, friday_3pm + dt.timedelta(hours=1))
+        assert clock.elapsed_seconds == 3600 and clock.due_at is None
+        ticket.status = TicketStatus.OPEN
+        monday_10am = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
+        sla_clocks.status_changed(db, ticket, TicketStatus.PENDING, monday_10am)
+        assert clock.due_at == dt.datetime(2026, 11, 30, 13, 0, tzinfo=dt.UTC)  # the 3 hours left, from Monday
+        assert ticket.sla_due_at == clock.due_at

@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.models import WorkKind
+from tierdesk.agents.models import Agent, PresenceStatus, WorkKind
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import Department, Priority
 from tierdesk.routing import router
@@ -23,6 +23,13 @@ BATCH = 200
 def routing_due(db: Session, defaults: dict[WorkKind, int]) -> bool:
     """Would a pass assign anything? Read only, so tickets waiting for busy agents cost no write lock."""
     return bool(router.route_waiting(db, defaults, apply=False))
+
+
+def routing_may_be_due(db: Session) -> bool:
+    """The cheap look: a ticket waits and some agent is available (two indexed lookups)."""
+    return bool(db.scalar(sa.select(sa.exists().where(Ticket.routable_since.is_not(None))))
+                and db.scalar(sa.select(sa.exists().where(Agent.presence == PresenceStatus.AVAILABLE,
+                                                          Agent.is_active.is_(True)))))
 
 
 def route(db: Session, defaults: dict[WorkKind, int]) -> int:
