@@ -206,3 +206,22 @@ def test_queue_waiting_and_agents_through_the_api(client, world, database):
     other = world.queues["globex/ts-general"]
     assert client.get(f"{API}/queues/{other}/waiting", headers=world.auth("agent")).status_code == 404
     assert client.get(f"{API}/queues/{queue_id}/waiting").status_code == 401
+
+
+def test_overflow_limits_are_per_queue(world, database):
+    """A queue with a long limit and old tickets does not hide another queue's due tickets."""
+    slow, fast = world.queues["acme/cs-billing"], world.queues["acme/ts-helpdesk"]
+    with database.transaction() as db:
+        update_queue(db, SYSTEM, slow, QueueUpdate(overflow_queue="ts-specialists", overflow_after_seconds=3600))
+        update_queue(db, SYSTEM, fast, QueueUpdate(overflow_queue="ts-specialists", overflow_after_seconds=60))
+    old_slow = new_tickets(database, 8, queue="cs-billing")
+    backdate(database, old_slow, dt.timedelta(minutes=30))  # older, but not past their queue's hour
+    due_fast = new_tickets(database, 1)
+    backdate(database, due_fast, dt.timedelta(minutes=2))
+    with database.transaction(write=False) as db:
+        assert tasks.overflow_due(db)
+    with database.transaction() as db:
+        assert tasks.overflow(db) == 1
+    with database.transaction(write=False) as db:
+        assert db.get(Ticket, due_fast[0]).queue_id == world.queues["acme/ts-specialists"]
+        assert {db.get(Ticket, t).queue_id for t in old_slow} == {slow}

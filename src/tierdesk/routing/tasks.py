@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from tierdesk.agents.models import Agent, PresenceStatus, WorkKind
 from tierdesk.kit.time import utcnow
@@ -13,6 +13,7 @@ from tierdesk.kit.vocabulary import Department, Priority
 from tierdesk.routing import router
 from tierdesk.routing.escalation import TOP_TIER, Move, move_ticket, next_tier_queue
 from tierdesk.routing.models import Queue
+from tierdesk.sla import clocks
 from tierdesk.sla.models import SlaClock, SlaPolicy
 from tierdesk.tickets.models import Ticket, TicketStatus
 from tierdesk.tickets.service import SYSTEM_ACTOR, record_event, sync_routable
@@ -41,22 +42,28 @@ def overflow_due(db: Session) -> bool:
 
 
 def overflow_waiting(db: Session, now: dt.datetime, *, lock: bool, limit: int = BATCH) -> list[tuple[int, int, int]]:
-    """(ticket, overflow queue, wait limit) of tickets waiting past their queue's limit, longest wait first."""
-    rows = db.execute(
-        sa.select(Ticket.id, Ticket.routable_since, Queue.overflow_queue_id, Queue.overflow_after_seconds)
-        .join(Queue, Queue.id == Ticket.queue_id)
-        .where(Ticket.routable_since.is_not(None), Queue.overflow_queue_id.is_not(None),
-               Queue.overflow_after_seconds.is_not(None))
-        .order_by(Ticket.routable_since)
-        .limit(limit * 5)
+    """(ticket, overflow queue, wait limit) of tickets waiting past their queue's limit, queue by queue, longest
+    wait first (each queue's cutoff is computed here, which keeps the SQL portable: no interval arithmetic)."""
+    target = aliased(Queue)
+    queues = db.execute(
+        sa.select(Queue.id, Queue.overflow_queue_id, Queue.overflow_after_seconds)
+        .join(target, target.id == Queue.overflow_queue_id)
+        .where(Queue.overflow_after_seconds.is_not(None), target.is_active.is_(True))
+        .order_by(Queue.id)
     ).all()
-    # the limit is per queue: compared here, which keeps the SQL portable (no interval arithmetic)
-    due = [(r.id, r.overflow_queue_id, r.overflow_after_seconds) for r in rows
-           if r.routable_since <= now - dt.timedelta(seconds=r.overflow_after_seconds)][:limit]
-    if lock and due:
-        locked = set(db.scalars(sa.select(Ticket.id).where(Ticket.id.in_([t for t, _, _ in due]))
-                                .with_for_update(skip_locked=True)))
-        due = [d for d in due if d[0] in locked]
+    due: list[tuple[int, int, int]] = []
+    for queue_id, overflow_queue_id, after in queues:
+        stmt = (
+            sa.select(Ticket.id)
+            .where(Ticket.queue_id == queue_id, Ticket.routable_since.is_not(None),
+                   Ticket.routable_since <= now - dt.timedelta(seconds=after))
+            .order_by(Ticket.routable_since)
+            .limit(limit - len(due))
+        )
+        due += [(t, overflow_queue_id, after) for t in db.scalars(stmt.with_for_update(skip_locked=True)
+                                                                   if lock else stmt)]
+        if len(due) >= limit:
+            break
     return due
 
 
@@ -67,14 +74,18 @@ def overflow(db: Session) -> int:
     for ticket_id, target_id, after in overflow_waiting(db, now, lock=True):
         ticket = db.get(Ticket, ticket_id, populate_existing=True)
         target = db.get(Queue, target_id)
-        if ticket.routable_since is None or ticket.assignee_id is not None or target is None or not target.is_active:
+        if ticket.routable_since is None or ticket.assignee_id is not None or ticket.queue_id == target_id:
             continue
         source = db.get(Queue, ticket.queue_id)
         before = {"queue_id": ticket.queue_id, "tier": ticket.tier}
         ticket.queue_id, ticket.tier = target.id, target.tier
         ticket.updated_at = now
+        if target.department is not None and target.department != ticket.department:
+            before["department"] = ticket.department
+            ticket.department = target.department
+            clocks.targets_changed(db, ticket, now)  # the other department's SLA applies from now
         record_event(db, ticket, "queue_changed", SYSTEM_ACTOR, before=before,
-                     after={"queue_id": target.id, "tier": target.tier},
+                     after={"queue_id": target.id, "tier": target.tier, "department": ticket.department},
                      reason=f"overflow: waited more than {after} s in queue '{source.slug}'", at=now)
         sync_routable(ticket, now, requeued=True)
         moved += 1
