@@ -37,6 +37,13 @@ def test_queue_commands(demo):
     assert r.exit_code == 0 and "ts-helpdesk" in r.output and "longest_idle" in r.output
     r = demo("queues", "waiting", "acme/ts-engineering")
     assert r.exit_code == 0, r.output
+    r = demo("queues", "configure", "acme/ts-helpdesk", "--policy", "round_robin", "--overflow-to", "ts-specialists",
+             "--overflow-after", "600")
+    assert r.exit_code == 0 and "round_robin, overflow to queue" in r.output and "after 600 s" in r.output
+    r = demo("queues", "configure", "acme/ts-helpdesk", "--overflow-to", "nowhere")
+    assert r.exit_code == 2 and "no queue 'nowhere'" in r.output
+    r = demo("queues", "configure", "acme/ts-helpdesk", "--no-overflow")
+    assert r.exit_code == 0 and "no overflow" in r.output
     r = demo("queues", "waiting", "acme/nope")
     assert r.exit_code == 2 and "no queue 'acme/nope'" in r.output
 

@@ -9,6 +9,8 @@ from tierdesk.agents.auth import SYSTEM
 from tierdesk.agents.models import PresenceStatus
 from tierdesk.agents.presence import set_presence
 from tierdesk.jobs import wakeup
+from tierdesk.tickets.schemas import TicketUpdate
+from tierdesk.tickets.service import update_ticket
 
 
 def test_new_routable_work_wakes_a_listening_worker(world, database):
@@ -31,5 +33,13 @@ def test_new_routable_work_wakes_a_listening_worker(world, database):
             set_presence(db, SYSTEM, agent, PresenceStatus.AVAILABLE)
             raise RuntimeError("rolled back")
         assert wait(0.2) is False  # nothing was committed, nobody is woken
+        [ticket_id] = new_tickets(database, 1)
+        with database.transaction() as db:
+            update_ticket(db, SYSTEM, ticket_id, TicketUpdate(assignee_id=agent))
+        while wait(0.05):
+            pass
+        with database.transaction() as db:  # the agent finishes it: capacity frees up
+            update_ticket(db, SYSTEM, ticket_id, TicketUpdate(status="solved"))
+        assert wait(2.0) is True
     finally:
         wait.connection.close()

@@ -1,4 +1,5 @@
-"""Waking the workers on PostgreSQL: a transaction that makes a ticket routable or an agent available sends
+"""Waking the workers on PostgreSQL: a transaction that makes a ticket routable, frees an agent's capacity or makes
+an agent available sends
 NOTIFY (delivered at commit, dropped on rollback), and idle workers LISTEN instead of sleeping out their poll
 interval, so a ticket is routed within milliseconds of becoming routable. Polling stays as the safety net (and is
 all there is on SQLite, where the worker runs in the same process)."""
@@ -13,15 +14,22 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tierdesk.agents.models import Agent, PresenceStatus
-from tierdesk.tickets.models import Ticket
+from tierdesk.tickets.models import Ticket, TicketStatus
 
 CHANNEL = "tierdesk_work"
 log = logging.getLogger("tierdesk.worker")
 
 
 def _makes_work(obj) -> bool:
+    """A ticket starts waiting, an agent's capacity frees up (a ticket leaves new/open or changes hands), or an
+    agent becomes available."""
     if isinstance(obj, Ticket):
-        return obj.routable_since is not None and sa.inspect(obj).attrs.routable_since.history.has_changes()
+        attrs = sa.inspect(obj).attrs
+        if obj.routable_since is not None and attrs.routable_since.history.has_changes():
+            return True
+        if attrs.assignee_id.history.has_changes():
+            return True
+        return attrs.status.history.has_changes() and obj.status not in (TicketStatus.NEW, TicketStatus.OPEN)
     if isinstance(obj, Agent):
         return obj.presence is PresenceStatus.AVAILABLE and sa.inspect(obj).attrs.presence.history.has_changes()
     return False

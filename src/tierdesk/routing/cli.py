@@ -131,6 +131,40 @@ def queues_list():
         out.print(table)
 
 
+@queues_app.command("configure")
+@friendly_errors
+def queues_configure(
+    queue: Annotated[str, typer.Argument(help="BRAND/QUEUE or the queue's id")],
+    policy: Annotated[str | None, typer.Option(help="longest_idle, least_loaded or round_robin")] = None,
+    overflow_to: Annotated[str | None, typer.Option(help="queue (slug) that takes long waiters")] = None,
+    overflow_after: Annotated[int | None, typer.Option(help="seconds a ticket waits before it overflows")] = None,
+    no_overflow: Annotated[bool, typer.Option("--no-overflow", help="turn overflow off")] = False,
+):
+    """Set a queue's routing policy and overflow."""
+    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.routing.schemas import QueueUpdate
+    from tierdesk.routing.service import update_queue
+
+    changes: dict = {}
+    if policy is not None:
+        changes["routing_policy"] = policy
+    if no_overflow:
+        changes.update(overflow_queue=None, overflow_after_seconds=None)
+    else:
+        if overflow_to is not None:
+            changes["overflow_queue"] = overflow_to
+        if overflow_after is not None:
+            changes["overflow_after_seconds"] = overflow_after
+    if not changes:
+        raise InvalidInput("give --policy, --overflow-to/--overflow-after or --no-overflow", field="queue")
+    data = QueueUpdate(**changes)
+    with _database().transaction() as db:
+        q = update_queue(db, SYSTEM, _queue(db, queue).id, data)
+        overflow = f"overflow to queue {q.overflow_queue_id} after {q.overflow_after_seconds} s" \
+            if q.overflow_queue_id else "no overflow"
+        out.print(f"queue {q.slug}: {q.routing_policy.value}, {overflow}")
+
+
 @queues_app.command("waiting")
 @friendly_errors
 def queues_waiting(queue: Annotated[str, typer.Argument(help="BRAND/QUEUE or the queue's id")]):
