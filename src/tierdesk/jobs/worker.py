@@ -100,6 +100,8 @@ class Worker:
                 wake(self.poll_seconds)
             else:
                 self.stopping.wait(self.poll_seconds)
+        if wake is not None:
+            wake.connection.close()
         log.info("worker stopped")
 
     def start_thread(self) -> threading.Thread:
