@@ -107,3 +107,31 @@ def test_an_unsure_message_leans_on_the_customers_recent_department(triager):
     assert leaned.department == other or leaned.confidence < alone.confidence
     sure = triager.decide(TriageInput(PRODUCT_PROBLEMS[0], recent_departments=("CS",)))
     assert sure.department == "TS" and "history" not in sure.signals  # a clear message is not overruled
+
+
+def test_batched_language_detection_agrees_with_py3langid():
+    """detect_many walks py3langid's automaton for a whole batch with NumPy; it must decide as py3langid does."""
+    from tierdesk.triage.corpus import example_rows
+    from tierdesk.triage.signals import LanguageDetector
+
+    detector = LanguageDetector()
+    texts = [r.text for r in example_rows()][:600] + [
+        "", "12345 678", "OK", "HELLO WORLD THIS IS ALL CAPS", "ça marche pas du tout", "Zażółć gęślą jaźń",
+        "x" * 500, "Der Router blinkt rot " * 30,
+    ]
+    ident = detector._get()
+
+    def reference(text: str) -> tuple[str, float]:
+        head = text[: detector.HEAD]
+        if not any(ch.isalpha() for ch in head):
+            return "en", 0.0
+        lang, prob = ident.classify(head)
+        prob = round(float(prob), 3)
+        return ("en", prob) if prob < 0.5 else (str(lang), prob)
+
+    expected = [reference(t) for t in texts]
+    batched = detector.detect_many(texts)
+    assert [lang for lang, _ in batched] == [lang for lang, _ in expected]
+    assert max(abs(a[1] - b[1]) for a, b in zip(batched, expected, strict=True)) <= 0.002
+    assert detector.detect_many(texts[:2]) == expected[:2]  # the small-batch path
+    assert {lang for lang, _ in batched} >= {"en", "de", "fr", "es"}

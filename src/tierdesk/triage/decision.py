@@ -106,6 +106,7 @@ class Triager:
         if self.label_model is not None:
             label_features = features if self.label_model is model else self.label_model.features_of_tokens(words)
             label_pred = self.label_model.predict("label", label_features)
+        languages = self.languages.detect_many(texts)
         out = []
         for row, (item, text) in enumerate(zip(items, texts, strict=True)):
             p = dict(zip(dept_head.classes, dept_p[row].tolist(), strict=True))
@@ -118,7 +119,7 @@ class Triager:
             intent, intent_conf = self._intent(intent_p, row, department)
             sentiment, sentiment_words = self.lexicon.sentiment_of(text, words[row])
             priority, priority_words = self._priority(prio_p, row, text, words[row], intent, sentiment)
-            language, _ = self.languages.detect(text)
+            language, _ = languages[row]
             needs_human = self.threshold >= 1.0 or confidence < self.threshold  # 1.0: people triage all
             decision = TriageDecision(
                 department=department,
