@@ -17,7 +17,7 @@ from tests.routing.helpers import (
 from tierdesk.agents.auth import SYSTEM
 from tierdesk.agents.models import PresenceStatus
 from tierdesk.agents.presence import set_presence
-from tierdesk.routing import tasks
+from tierdesk.routing import router, tasks
 from tierdesk.routing.models import RoutingPolicy
 from tierdesk.routing.schemas import QueueUpdate
 from tierdesk.routing.service import update_queue, waiting_tickets
@@ -225,3 +225,19 @@ def test_overflow_limits_are_per_queue(world, database):
     with database.transaction(write=False) as db:
         assert db.get(Ticket, due_fast[0]).queue_id == world.queues["acme/ts-specialists"]
         assert {db.get(Ticket, t).queue_id for t in old_slow} == {slow}
+
+
+def test_work_of_a_full_kind_never_holds_back_other_work(world, database):
+    """Calls waiting for a free line do not stop the router from giving the same agent the emails behind them."""
+    agent = add_agent(database, "a@x.com", skills={"connectivity": 3}, capacity={"phone": 1, "email": 2})
+    first_call = new_tickets(database, 1, channel="phone")
+    route(database)
+    assert assignees(database, first_call) == {first_call[0]: agent}  # the line is busy now
+    calls = new_tickets(database, 5, channel="phone", priority="urgent")
+    emails = new_tickets(database, 2)
+    for dry_run in (True, False):
+        with database.transaction() as db:
+            planned = router.route_waiting(db, DEFAULTS, apply=not dry_run)
+        assert planned and {a.ticket_id for a in planned} <= set(emails)
+    assert assignees(database, emails) == {t: agent for t in emails}
+    assert set(assignees(database, calls).values()) == {None}

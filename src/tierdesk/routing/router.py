@@ -34,6 +34,7 @@ WORK_KIND = {
     Channel.WEB: WorkKind.EMAIL,
     Channel.API: WorkKind.EMAIL,
 }
+CHANNELS_OF = {kind: [c for c, k in WORK_KIND.items() if k is kind] for kind in WorkKind}
 ACTIVE_WORK = (TicketStatus.NEW, TicketStatus.OPEN)  # what counts against capacity
 PRIORITY_RANK = sa.case(
     {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.NORMAL.value: 2, Priority.LOW.value: 3},
@@ -186,23 +187,25 @@ def route_waiting(
     servable = {qid: agents_ for qid, agents_ in servable.items() if agents_}
     if not servable:
         return []
-    # Per queue, only as many of its most urgent tickets as its eligible agents have room for (tickets nobody can
-    # take yet are not locked, so a long backlog costs nothing); then all of them in one order, most urgent first,
+    # Per queue and kind of work, only as many of its most urgent tickets as its eligible agents have room for
+    # (tickets nobody can take yet are neither read nor locked, so a long backlog costs nothing, and calls waiting
+    # for a free line never hold back the emails behind them); then all of them in one order, most urgent first,
     # because an agent of several queues takes the most urgent ticket of any.
     tickets = []
     for queue_id, team in servable.items():
-        room = sum(max(a.capacity[k] - a.load[k], 0) for a in team for k in a.capacity)
-        if room <= 0:
-            continue
-        stmt = (
-            sa.select(Ticket.id, Ticket.queue_id, Ticket.channel, Ticket.status, Ticket.routable_since,
-                      Ticket.priority, Ticket.sla_due_at)
-            .where(Ticket.queue_id == queue_id, Ticket.routable_since.is_not(None))
-            .order_by(PRIORITY_RANK, Ticket.sla_due_at.is_(None), Ticket.sla_due_at, Ticket.routable_since,
-                      Ticket.id)
-            .limit(min(room, batch) if apply else 1)
-        )
-        tickets += db.execute(stmt.with_for_update(skip_locked=True, of=Ticket) if apply else stmt).all()
+        for kind, channels in CHANNELS_OF.items():
+            room = sum(max(a.capacity[kind] - a.load[kind], 0) for a in team)
+            if room <= 0:
+                continue
+            stmt = (
+                sa.select(Ticket.id, Ticket.queue_id, Ticket.channel, Ticket.status, Ticket.routable_since,
+                          Ticket.priority, Ticket.sla_due_at)
+                .where(Ticket.queue_id == queue_id, Ticket.routable_since.is_not(None), Ticket.channel.in_(channels))
+                .order_by(PRIORITY_RANK, Ticket.sla_due_at.is_(None), Ticket.sla_due_at, Ticket.routable_since,
+                          Ticket.id)
+                .limit(min(room, batch))
+            )
+            tickets += db.execute(stmt.with_for_update(skip_locked=True, of=Ticket) if apply else stmt).all()
     tickets.sort(key=_urgency)
     made: list[Assignment] = []
     opened: list[int] = []
