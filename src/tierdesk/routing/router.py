@@ -176,13 +176,17 @@ def route_waiting(
     """One routing pass (see the module's docstring). Returns the assignments made; with `apply` False, the ones it
     would make, reading only (the worker's cheap look before it takes a write transaction)."""
     now = utcnow()
-    waiting_queues = db.execute(
-        sa.select(Ticket.queue_id, Ticket.brand_id).where(Ticket.routable_since.is_not(None)).distinct()
+    waiting = db.execute(
+        sa.select(Ticket.queue_id, Ticket.brand_id, Ticket.channel).where(Ticket.routable_since.is_not(None))
+        .distinct()
     ).all()
-    if not waiting_queues:
+    if not waiting:
         return []
-    rules = queue_rules(db, list({q for q, _ in waiting_queues}))
-    agents = candidates(db, {b for _, b in waiting_queues}, defaults, lock=apply)
+    kinds_waiting: dict[int, set[WorkKind]] = defaultdict(set)
+    for queue_id, _, channel in waiting:
+        kinds_waiting[queue_id].add(WORK_KIND[channel])
+    rules = queue_rules(db, list(kinds_waiting))
+    agents = candidates(db, {b for _, b, _ in waiting}, defaults, lock=apply)
     servable = {qid: [a for a in agents.values() if rule.accepts(a)] for qid, rule in rules.items()}
     servable = {qid: agents_ for qid, agents_ in servable.items() if agents_}
     if not servable:
@@ -193,7 +197,8 @@ def route_waiting(
     # because an agent of several queues takes the most urgent ticket of any.
     tickets = []
     for queue_id, team in servable.items():
-        for kind, channels in CHANNELS_OF.items():
+        for kind in kinds_waiting[queue_id]:
+            channels = CHANNELS_OF[kind]
             room = sum(max(a.capacity[kind] - a.load[kind], 0) for a in team)
             if room <= 0:
                 continue
