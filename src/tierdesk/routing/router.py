@@ -115,39 +115,45 @@ def candidates(
 ) -> dict[int, Candidate]:
     """Active agents of the brands (available ones, unless `agent_ids` names whom to look at), with their skills,
     capacities and work in progress. With `lock`, the agent rows are locked (SKIP LOCKED) before the load is counted."""
-    stmt = sa.select(Agent.id, Agent.tier, Agent.idle_since).where(Agent.is_active.is_(True))
+    pool = sa.select(Agent.id).where(Agent.is_active.is_(True))
     if agent_ids is None:
         member = sa.select(agent_brands.c.agent_id).where(agent_brands.c.brand_id.in_(brand_ids))
-        stmt = stmt.where(Agent.presence == PresenceStatus.AVAILABLE, Agent.id.in_(member))
+        pool = pool.where(Agent.presence == PresenceStatus.AVAILABLE, Agent.id.in_(member))
     else:
-        stmt = stmt.where(Agent.id.in_(agent_ids))
+        pool = pool.where(Agent.id.in_(agent_ids))
+    stmt = pool.add_columns(Agent.tier, Agent.idle_since)
     if lock:
         stmt = stmt.order_by(Agent.id).with_for_update(skip_locked=True, of=Agent)
     found = {a.id: Candidate(a.id, a.tier, a.idle_since) for a in db.execute(stmt)}
     if not found:
         return found
-    ids = list(found)
+    # The details are selected by the same condition rather than a list of ids (a list of hundreds of parameters
+    # costs more to send than the rows); rows of agents another worker holds are dropped here.
     for agent_id, brand_id in db.execute(
-        sa.select(agent_brands.c.agent_id, agent_brands.c.brand_id).where(agent_brands.c.agent_id.in_(ids))
+        sa.select(agent_brands.c.agent_id, agent_brands.c.brand_id).where(agent_brands.c.agent_id.in_(pool))
     ):
-        found[agent_id].brand_ids.add(brand_id)
+        if agent_id in found:
+            found[agent_id].brand_ids.add(brand_id)
     for agent_id, skill, level in db.execute(
-        sa.select(AgentSkill.agent_id, AgentSkill.skill, AgentSkill.level).where(AgentSkill.agent_id.in_(ids))
+        sa.select(AgentSkill.agent_id, AgentSkill.skill, AgentSkill.level).where(AgentSkill.agent_id.in_(pool))
     ):
-        found[agent_id].skills[skill] = level
+        if agent_id in found:
+            found[agent_id].skills[skill] = level
     for agent in found.values():
         agent.capacity = dict(defaults)
     for agent_id, kind, max_active in db.execute(
         sa.select(AgentCapacity.agent_id, AgentCapacity.work_kind, AgentCapacity.max_active)
-        .where(AgentCapacity.agent_id.in_(ids))
+        .where(AgentCapacity.agent_id.in_(pool))
     ):
-        found[agent_id].capacity[kind] = max_active
+        if agent_id in found:
+            found[agent_id].capacity[kind] = max_active
     for agent_id, channel, count in db.execute(
         sa.select(Ticket.assignee_id, Ticket.channel, sa.func.count())
-        .where(Ticket.assignee_id.in_(ids), Ticket.status.in_(ACTIVE_WORK))
+        .where(Ticket.assignee_id.in_(pool), Ticket.status.in_(ACTIVE_WORK))
         .group_by(Ticket.assignee_id, Ticket.channel)
     ):
-        found[agent_id].load[WORK_KIND[channel]] += count
+        if agent_id in found:
+            found[agent_id].load[WORK_KIND[channel]] += count
     return found
 
 
