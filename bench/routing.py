@@ -56,6 +56,7 @@ from tierdesk.routing.service import create_queue  # noqa: E402
 from tierdesk.sla.models import SlaClock  # noqa: E402
 from tierdesk.sla.schemas import PolicyCreate  # noqa: E402
 from tierdesk.sla.service import create_policy  # noqa: E402
+from tierdesk.tickets.lifecycle import WORKABLE  # noqa: E402
 from tierdesk.tickets.models import Ticket, TicketEvent, TicketStatus  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/tierdesk_bench_routing"
@@ -146,7 +147,7 @@ class CapacitySampler(threading.Thread):
         with self.database.transaction(write=False) as db:
             rows = db.execute(sa.select(Ticket.assignee_id, Ticket.channel, sa.func.count())
                               .where(Ticket.assignee_id.is_not(None),
-                                     Ticket.status.in_([TicketStatus.NEW, TicketStatus.OPEN]))
+                                     Ticket.status.in_(WORKABLE))
                               .group_by(Ticket.assignee_id, Ticket.channel)).all()
         load = Counter()
         for agent_id, channel, n in rows:
@@ -201,7 +202,7 @@ def finish_all_work(database: Database) -> None:
     """Agents finish everything they have (solved in bulk: this measures routing, not the solve endpoint), and the
     tickets nobody could take are set aside, so the stream starts on empty queues."""
     with database.transaction() as db:
-        db.execute(sa.update(Ticket).where(Ticket.status.in_([TicketStatus.NEW, TicketStatus.OPEN]))
+        db.execute(sa.update(Ticket).where(Ticket.status.in_(WORKABLE))
                    .values(status=TicketStatus.SOLVED, solved_at=utcnow(), routable_since=None))
 
 

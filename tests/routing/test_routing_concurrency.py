@@ -28,6 +28,7 @@ from tierdesk.routing.service import waiting_tickets
 from tierdesk.sla.models import SlaClock
 from tierdesk.sla.schemas import PolicyCreate
 from tierdesk.sla.service import create_policy
+from tierdesk.tickets.lifecycle import WORKABLE
 from tierdesk.tickets.models import Ticket, TicketEvent, TicketStatus
 from tierdesk.tickets.schemas import TicketUpdate
 from tierdesk.tickets.service import update_ticket
@@ -49,7 +50,7 @@ def _capacity_violations(database, capacities: dict[tuple[int, str], int]) -> li
     with database.transaction(write=False) as db:
         rows = db.execute(sa.select(Ticket.assignee_id, Ticket.channel, sa.func.count())
                           .where(Ticket.assignee_id.is_not(None),
-                                 Ticket.status.in_([TicketStatus.NEW, TicketStatus.OPEN]))
+                                 Ticket.status.in_(WORKABLE))
                           .group_by(Ticket.assignee_id, Ticket.channel)).all()
     load: Counter = Counter()
     for agent_id, channel, count in rows:

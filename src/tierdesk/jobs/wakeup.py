@@ -14,7 +14,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tierdesk.agents.models import Agent, PresenceStatus
-from tierdesk.tickets.models import Ticket, TicketStatus
+from tierdesk.tickets.lifecycle import WORKABLE
+from tierdesk.tickets.models import Ticket
 
 CHANNEL = "tierdesk_work"
 log = logging.getLogger("tierdesk.worker")
@@ -29,7 +30,7 @@ def _makes_work(obj) -> bool:
             return True
         if attrs.assignee_id.history.has_changes():
             return True
-        return attrs.status.history.has_changes() and obj.status not in (TicketStatus.NEW, TicketStatus.OPEN)
+        return attrs.status.history.has_changes() and obj.status not in WORKABLE
     if isinstance(obj, Agent):
         return obj.presence is PresenceStatus.AVAILABLE and sa.inspect(obj).attrs.presence.history.has_changes()
     return False

@@ -10,9 +10,8 @@ from tierdesk.kit.errors import NotFound
 from tierdesk.kit.input import slug_or_id
 from tierdesk.kit.vocabulary import Department
 from tierdesk.routing.models import Queue, QueueKind
-from tierdesk.tickets.models import Ticket, TicketStatus
-
-WAITING_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN)
+from tierdesk.tickets.lifecycle import WORKABLE
+from tierdesk.tickets.models import Ticket
 
 
 def get_visible(db: Session, principal: Principal, queue_id: int) -> Queue:
@@ -40,7 +39,7 @@ def waiting_counts(db: Session, queue_ids: list[int]) -> dict[int, int]:
         sa.select(Ticket.queue_id, sa.func.count())
         .where(
             Ticket.queue_id.in_(queue_ids),
-            Ticket.status.in_(WAITING_STATUSES),
+            Ticket.status.in_(WORKABLE),
             Ticket.assignee_id.is_(None),
         )
         .group_by(Ticket.queue_id)

@@ -25,6 +25,7 @@ from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, PresenceSta
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import Channel, Priority
 from tierdesk.routing.models import Queue, QueueSkill, RoutingPolicy
+from tierdesk.tickets.lifecycle import WORKABLE
 from tierdesk.tickets.models import ActorKind, Ticket, TicketEvent, TicketStatus
 
 WORK_KIND = {
@@ -35,7 +36,6 @@ WORK_KIND = {
     Channel.API: WorkKind.EMAIL,
 }
 CHANNELS_OF = {kind: [c for c, k in WORK_KIND.items() if k is kind] for kind in WorkKind}
-ACTIVE_WORK = (TicketStatus.NEW, TicketStatus.OPEN)  # what counts against capacity
 PRIORITY_RANK = sa.case(
     {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.NORMAL.value: 2, Priority.LOW.value: 3},
     value=Ticket.priority,
@@ -149,7 +149,7 @@ def candidates(
             found[agent_id].capacity[kind] = max_active
     for agent_id, channel, count in db.execute(
         sa.select(Ticket.assignee_id, Ticket.channel, sa.func.count())
-        .where(Ticket.assignee_id.in_(pool), Ticket.status.in_(ACTIVE_WORK))
+        .where(Ticket.assignee_id.in_(pool), Ticket.status.in_(WORKABLE))
         .group_by(Ticket.assignee_id, Ticket.channel)
     ):
         if agent_id in found:

@@ -16,6 +16,8 @@ TRANSITIONS: dict[S, frozenset[S]] = {
 
 # Statuses in which the customer's next message means "this is not done": the ticket opens again.
 REOPENED_BY_CUSTOMER = frozenset({S.PENDING, S.ON_HOLD, S.SOLVED})
+# Work in hand: it counts against the assignee's capacity, and an unassigned ticket in it waits for the router.
+WORKABLE = frozenset({S.NEW, S.OPEN})
 # A ticket that can still take messages (a closed one cannot).
 THREADABLE = frozenset(set(S) - {S.CLOSED})
 

@@ -21,7 +21,7 @@ from tierdesk.routing import repository as queues
 from tierdesk.routing.models import Queue
 from tierdesk.sla import clocks
 from tierdesk.tickets import repository
-from tierdesk.tickets.lifecycle import REOPENED_BY_CUSTOMER, check_transition
+from tierdesk.tickets.lifecycle import REOPENED_BY_CUSTOMER, WORKABLE, check_transition
 from tierdesk.tickets.models import (
     ActorKind,
     DispositionCode,
@@ -48,8 +48,6 @@ class Actor:
 
 SYSTEM_ACTOR = Actor(ActorKind.SYSTEM)
 
-# Statuses in which an unassigned ticket waits for the router.
-ROUTABLE_STATUSES = frozenset({TicketStatus.NEW, TicketStatus.OPEN})
 CUSTOMER_ACTOR = Actor(ActorKind.CUSTOMER)
 
 _MESSAGE_EVENT = {
@@ -180,7 +178,7 @@ def _set_status(db: Session, ticket: Ticket, target: TicketStatus, actor: Actor,
 def sync_routable(ticket: Ticket, now: dt.datetime, *, requeued: bool = False) -> None:
     """Keep `routable_since` true to the ticket: set while it waits unassigned in a workable status (restarted when
     it moves to another queue, so overflow counts the wait in the queue it is in), cleared otherwise."""
-    if ticket.assignee_id is None and ticket.status in ROUTABLE_STATUSES:
+    if ticket.assignee_id is None and ticket.status in WORKABLE:
         if ticket.routable_since is None or requeued:
             ticket.routable_since = now
     else:
