@@ -285,10 +285,10 @@ def test_a_pause_over_the_weekend_costs_no_business_time(world, database):
         clock.started_at = clock.running_since = friday_3pm
         # pending at 16:00 on Friday (one business hour used), open again at 10:00 on Monday
         ticket.status = TicketStatus.PENDING
-        sla_clocks.status_changed(db, ticket, TicketStatus.OPEN, friday_3pm + dt.timedelta(hours=1))
+        sla_clocks.status_changed(db, ticket, friday_3pm + dt.timedelta(hours=1))
         assert clock.elapsed_seconds == 3600 and clock.due_at is None
         ticket.status = TicketStatus.OPEN
         monday_10am = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
-        sla_clocks.status_changed(db, ticket, TicketStatus.PENDING, monday_10am)
+        sla_clocks.status_changed(db, ticket, monday_10am)
         assert clock.due_at == dt.datetime(2026, 11, 30, 13, 0, tzinfo=dt.UTC)  # the 3 hours left, from Monday
         assert ticket.sla_due_at == clock.due_at

@@ -150,15 +150,10 @@ def ticket_opened(db: Session, ticket: Ticket, now: dt.datetime) -> None:
     _refresh_ticket_due(ticket, clocks)
 
 
-def message_added(db: Session, ticket: Ticket, *, inbound: bool, public_reply: bool, now: dt.datetime) -> None:
-    if not (inbound or public_reply):
-        return
+def customer_wrote(db: Session, ticket: Ticket, now: dt.datetime) -> None:
+    """Once the first reply is given, a customer's message starts a next-response clock (unless one runs)."""
     clocks = clocks_of(db, ticket)
-    if public_reply:
-        for c in clocks:
-            if c.metric in (SlaMetric.FIRST_RESPONSE, SlaMetric.NEXT_RESPONSE):
-                _stop(db, c, now)
-    elif ticket.first_response_at is not None and not any(c.metric is SlaMetric.NEXT_RESPONSE for c in clocks):
+    if ticket.first_response_at is not None and not any(c.metric is SlaMetric.NEXT_RESPONSE for c in clocks):
         policy = policy_for(db, ticket)
         started = policy and _start(db, ticket, policy, SlaMetric.NEXT_RESPONSE, now)
         if started:
@@ -166,25 +161,28 @@ def message_added(db: Session, ticket: Ticket, *, inbound: bool, public_reply: b
     _refresh_ticket_due(ticket, clocks)
 
 
-def status_changed(db: Session, ticket: Ticket, before: TicketStatus, now: dt.datetime) -> None:
-    after = ticket.status
-    if after is TicketStatus.CLOSED:
-        clocks = clocks_of(db, ticket)
-        for c in clocks:
+def agent_replied(db: Session, ticket: Ticket, now: dt.datetime) -> None:
+    """A public reply meets the first- and next-response clocks."""
+    clocks = clocks_of(db, ticket)
+    for c in clocks:
+        if c.metric in (SlaMetric.FIRST_RESPONSE, SlaMetric.NEXT_RESPONSE):
             _stop(db, c, now)
-    elif after is TicketStatus.SOLVED or after in PAUSED_STATUSES:
-        # Solved pauses the resolution clock too: a reopen resumes it (full resolution time), closing stops it.
-        # A solved ticket owes the customer no reply.
-        clocks = clocks_of(db, ticket)
-        for c in clocks:
-            if c.metric is SlaMetric.RESOLUTION:
+    _refresh_ticket_due(ticket, clocks)
+
+
+def status_changed(db: Session, ticket: Ticket, now: dt.datetime) -> None:
+    """The ticket's new status moves its clocks: closed stops them all; pending, on hold and solved pause
+    resolution (a reopen resumes it: full resolution time), and solved also stops the response clocks, as a solved
+    ticket owes the customer no reply; back to new or open resumes resolution."""
+    after = ticket.status
+    clocks = clocks_of(db, ticket)
+    for c in clocks:
+        if after is TicketStatus.CLOSED or (after is TicketStatus.SOLVED and c.metric is not SlaMetric.RESOLUTION):
+            _stop(db, c, now)
+        elif c.metric is SlaMetric.RESOLUTION:
+            if after is TicketStatus.SOLVED or after in PAUSED_STATUSES:
                 _pause(db, c, now)
-            elif after is TicketStatus.SOLVED:
-                _stop(db, c, now)
-    else:
-        clocks = clocks_of(db, ticket)
-        for c in clocks:
-            if c.metric is SlaMetric.RESOLUTION:
+            else:
                 _resume(db, c, now)
     _refresh_ticket_due(ticket, clocks)
 

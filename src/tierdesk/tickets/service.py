@@ -171,7 +171,7 @@ def _set_status(db: Session, ticket: Ticket, target: TicketStatus, actor: Actor,
     record_event(
         db, ticket, "status_changed", actor, before={"status": before}, after={"status": target}, reason=reason
     )
-    clocks.status_changed(db, ticket, before, now)
+    clocks.status_changed(db, ticket, now)
     sync_routable(ticket, now)
 
 
@@ -222,13 +222,13 @@ def add_message(
     record_event(db, ticket, _MESSAGE_EVENT[direction], actor, message=message, at=at)
     if direction is MessageDirection.INBOUND:
         ticket.last_inbound_at = at
-        clocks.message_added(db, ticket, inbound=True, public_reply=False, now=now)
+        clocks.customer_wrote(db, ticket, now)
         if ticket.status in REOPENED_BY_CUSTOMER:
             _set_status(db, ticket, TicketStatus.OPEN, CUSTOMER_ACTOR, "the customer wrote again")
     elif direction is MessageDirection.OUTBOUND:
         if ticket.first_response_at is None:
             ticket.first_response_at = at
-        clocks.message_added(db, ticket, inbound=False, public_reply=True, now=now)
+        clocks.agent_replied(db, ticket, now)
         if ticket.status is TicketStatus.NEW:
             _set_status(db, ticket, TicketStatus.OPEN, actor, "first reply")
     return message

@@ -51,7 +51,7 @@ def close_solved_tickets(db: Session, after: dt.timedelta) -> int:
                 before={"status": TicketStatus.SOLVED}, after={"status": TicketStatus.CLOSED},
                 reason=f"solved for more than {after.total_seconds() / 3600:g} hours", at=now,
             )
-            clocks.status_changed(db, ticket, TicketStatus.SOLVED, now)
+            clocks.status_changed(db, ticket, now)
             closed += 1
     db.flush()
     return closed
