@@ -18,7 +18,7 @@ from tierdesk.agents.schemas import (
 from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
-from tierdesk.routing.router import candidates, default_capacity
+from tierdesk.routing.router import default_capacity, workload
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 
@@ -58,7 +58,7 @@ def update_agent(agent_id: PathId, data: AgentUpdate, db: Db, principal: Current
 
 def _presence(db, settings, agent) -> PresenceOut:
     defaults = default_capacity(settings)
-    seen = candidates(db, set(), defaults, lock=False, agent_ids=[agent.id]).get(agent.id)
+    seen = workload(db, agent.id, defaults)
     return PresenceOut(agent_id=agent.id, status=agent.presence, since=agent.presence_since,
                        idle_since=agent.idle_since, capacity=seen.capacity if seen else defaults,
                        load=dict(seen.load) if seen else dict.fromkeys(WorkKind, 0))

@@ -49,10 +49,10 @@ def _queue(db, ref: str):
 
 
 def _presence_row(db, agent) -> str:
-    from tierdesk.routing.router import candidates, default_capacity
+    from tierdesk.routing.router import default_capacity, workload
 
-    seen = candidates(db, set(), default_capacity(get_settings()), lock=False, agent_ids=[agent.id])[agent.id]
-    work = ", ".join(f"{k.value} {seen.load[k]}/{seen.capacity[k]}" for k in seen.capacity)
+    seen = workload(db, agent.id, default_capacity(get_settings()))
+    work = ", ".join(f"{k.value} {seen.load[k]}/{seen.capacity[k]}" for k in seen.capacity) if seen else "deactivated"
     return f"{agent.email}: {agent.presence.value} since {agent.presence_since:%Y-%m-%d %H:%M:%S} UTC; load {work}"
 
 

@@ -19,12 +19,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, PresenceStatus, WorkKind, agent_brands
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import Channel, Priority
-from tierdesk.routing.models import Queue, QueueSkill, RoutingPolicy
+from tierdesk.routing.models import Queue, RoutingPolicy
 from tierdesk.tickets.lifecycle import WORKABLE
 from tierdesk.tickets.models import ActorKind, Ticket, TicketEvent, TicketStatus
 
@@ -73,6 +73,12 @@ class QueueRule:
     round_robin_last: int | None
     required: dict[str, int]
 
+    @classmethod
+    def of(cls, queue: Queue) -> QueueRule:
+        """From a queue loaded with its required skills."""
+        return cls(queue.id, queue.slug, queue.brand_id, queue.tier, queue.routing_policy,
+                   queue.round_robin_last_agent_id, {s.skill: s.min_level for s in queue.required_skills})
+
     def accepts(self, agent: Candidate) -> bool:
         return (
             self.brand_id in agent.brand_ids
@@ -96,31 +102,38 @@ def default_capacity(settings) -> dict[WorkKind, int]:
 
 
 def queue_rules(db: Session, queue_ids: list[int]) -> dict[int, QueueRule]:
-    queues = db.execute(
-        sa.select(Queue.id, Queue.slug, Queue.brand_id, Queue.tier, Queue.routing_policy,
-                  Queue.round_robin_last_agent_id)
-        .where(Queue.id.in_(queue_ids), Queue.is_active.is_(True))
-    ).all()
-    required: dict[int, dict[str, int]] = defaultdict(dict)
-    for queue_id, skill, level in db.execute(
-        sa.select(QueueSkill.queue_id, QueueSkill.skill, QueueSkill.min_level).where(QueueSkill.queue_id.in_(queue_ids))
-    ):
-        required[queue_id][skill] = level
-    return {q.id: QueueRule(q.id, q.slug, q.brand_id, q.tier, q.routing_policy, q.round_robin_last_agent_id,
-                            required[q.id]) for q in queues}
+    """The active queues among `queue_ids`, as rules."""
+    queues = db.scalars(
+        sa.select(Queue).where(Queue.id.in_(queue_ids), Queue.is_active.is_(True))
+        .options(selectinload(Queue.required_skills))
+    )
+    return {q.id: QueueRule.of(q) for q in queues}
 
 
-def candidates(
-    db: Session, brand_ids: set[int], defaults: dict[WorkKind, int], *, lock: bool, agent_ids: list[int] | None = None
-) -> dict[int, Candidate]:
-    """Active agents of the brands (available ones, unless `agent_ids` names whom to look at), with their skills,
-    capacities and work in progress. With `lock`, the agent rows are locked (SKIP LOCKED) before the load is counted."""
-    pool = sa.select(Agent.id).where(Agent.is_active.is_(True))
-    if agent_ids is None:
-        member = sa.select(agent_brands.c.agent_id).where(agent_brands.c.brand_id.in_(brand_ids))
-        pool = pool.where(Agent.presence == PresenceStatus.AVAILABLE, Agent.id.in_(member))
-    else:
-        pool = pool.where(Agent.id.in_(agent_ids))
+def _in_brands(brand_ids: set[int]) -> sa.Select:
+    member = sa.select(agent_brands.c.agent_id).where(agent_brands.c.brand_id.in_(brand_ids))
+    return sa.select(Agent.id).where(Agent.is_active.is_(True), Agent.id.in_(member))
+
+
+def candidates(db: Session, brand_ids: set[int], defaults: dict[WorkKind, int], *, lock: bool) -> dict[int, Candidate]:
+    """The available agents of the brands, as a routing pass sees them. With `lock`, their rows are locked (SKIP
+    LOCKED) before their load is counted."""
+    return _described(db, _in_brands(brand_ids).where(Agent.presence == PresenceStatus.AVAILABLE), defaults, lock=lock)
+
+
+def brand_team(db: Session, brand_id: int, defaults: dict[WorkKind, int]) -> dict[int, Candidate]:
+    """Every active agent of the brand, whatever their presence (read only)."""
+    return _described(db, _in_brands({brand_id}), defaults, lock=False)
+
+
+def workload(db: Session, agent_id: int, defaults: dict[WorkKind, int]) -> Candidate | None:
+    """One active agent's skills, capacity and work in progress (read only); None for an inactive agent."""
+    pool = sa.select(Agent.id).where(Agent.is_active.is_(True), Agent.id == agent_id)
+    return _described(db, pool, defaults, lock=False).get(agent_id)
+
+
+def _described(db: Session, pool: sa.Select, defaults: dict[WorkKind, int], *, lock: bool) -> dict[int, Candidate]:
+    """The agents `pool` selects (a SELECT of Agent.id), with their brands, skills, capacities and load."""
     stmt = pool.add_columns(Agent.tier, Agent.idle_since)
     if lock:
         stmt = stmt.order_by(Agent.id).with_for_update(skip_locked=True, of=Agent)

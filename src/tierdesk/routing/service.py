@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.agents.auth import Principal
-from tierdesk.agents.models import Agent, PresenceStatus, WorkKind, agent_brands
+from tierdesk.agents.models import Agent, PresenceStatus, WorkKind
 from tierdesk.brands.service import resolve_brand
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.input import patch_values
@@ -99,7 +99,7 @@ def waiting_tickets(
     ).all()
     if not rows:
         return []
-    rule = router.queue_rules(db, [queue.id]).get(queue.id)
+    rule = router.QueueRule.of(queue) if queue.is_active else None
     team = eligible_agents(db, queue, defaults)
     now = utcnow()
     return [
@@ -115,12 +115,9 @@ def waiting_tickets(
 def eligible_agents(db: Session, queue: Queue, defaults: dict[WorkKind, int]) -> list[tuple[Agent, router.Candidate]]:
     """Every active agent who could take this queue's work (brand, tier, skills), whatever their presence,
     longest idle first."""
-    member = sa.select(agent_brands.c.agent_id).where(agent_brands.c.brand_id == queue.brand_id)
-    ids = list(db.scalars(sa.select(Agent.id).where(Agent.is_active.is_(True), Agent.id.in_(member))))
-    rule = router.QueueRule(queue.id, queue.slug, queue.brand_id, queue.tier, queue.routing_policy, None,
-                            {s.skill: s.min_level for s in queue.required_skills})
-    seen = router.candidates(db, set(), defaults, lock=False, agent_ids=ids) if ids else {}
-    fit = sorted((c for c in seen.values() if rule.accepts(c)), key=lambda c: (c.idle_since, c.id))
+    rule = router.QueueRule.of(queue)
+    team = router.brand_team(db, queue.brand_id, defaults)
+    fit = sorted((c for c in team.values() if rule.accepts(c)), key=lambda c: (c.idle_since, c.id))
     agents = {a.id: a for a in db.scalars(sa.select(Agent).where(Agent.id.in_([c.id for c in fit])))}
     return [(agents[c.id], c) for c in fit]
 
