@@ -43,3 +43,16 @@ def test_new_routable_work_wakes_a_listening_worker(world, database):
         assert wait(2.0) is True
     finally:
         wait.connection.close()
+
+
+def test_a_broken_listen_connection_falls_back_to_polling(database):
+    import time
+
+    wait = wakeup.listener(database.engine)
+    if wait is None:
+        pytest.skip("NOTIFY is PostgreSQL's")
+    wait.connection.close()  # the server went away
+    for _ in range(2):  # every later call sleeps out the interval: the worker never spins
+        started = time.monotonic()
+        assert wait(0.2) is False
+        assert time.monotonic() - started >= 0.19

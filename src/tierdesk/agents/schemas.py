@@ -62,7 +62,6 @@ class AgentOut(BaseModel):
         )
 
 
-
 class PresenceSet(Input):
     status: PresenceStatus
     reason: str | None = Field(default=None, max_length=500)

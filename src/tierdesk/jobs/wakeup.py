@@ -1,12 +1,12 @@
 """Waking the workers on PostgreSQL: a transaction that makes a ticket routable, frees an agent's capacity or makes
-an agent available sends
-NOTIFY (delivered at commit, dropped on rollback), and idle workers LISTEN instead of sleeping out their poll
-interval, so a ticket is routed within milliseconds of becoming routable. Polling stays as the safety net (and is
-all there is on SQLite, where the worker runs in the same process)."""
+an agent available sends NOTIFY (delivered at commit, dropped on rollback), and idle workers LISTEN instead of
+sleeping out their poll interval, so a ticket is routed within milliseconds of becoming routable. Polling stays as
+the safety net (and is all there is on SQLite, where the worker runs in the same process)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -61,12 +61,18 @@ def listener(engine: sa.Engine) -> Callable[[float], bool] | None:
     conn.autocommit = True
     conn.execute(f"LISTEN {CHANNEL}")
 
+    broken = False
+
     def wait(timeout: float) -> bool:
-        try:
-            return any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
-        except Exception:  # a broken connection: fall back to sleeping out the interval
-            log.exception("LISTEN connection failed; polling only")
-            return False
+        nonlocal broken
+        if not broken:
+            try:
+                return any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
+            except Exception:  # a broken connection: from now on the worker polls
+                log.exception("LISTEN connection failed; polling only")
+                broken = True
+        time.sleep(timeout)  # sleep out the interval, as without LISTEN (never a busy loop)
+        return False
 
     wait.connection = raw  # kept so it is not returned to the pool
     return wait
