@@ -164,11 +164,8 @@ class LanguageDetector:
                     self._identifier = identifier
         return self._identifier
 
-    def detect(self, text: str, fallback: str = "en") -> tuple[str, float]:
-        """Language code and probability; too little text to tell gives the fallback."""
-        return self.detect_many([text], fallback)[0]
-
     def detect_many(self, texts: Sequence[str], fallback: str = "en") -> list[tuple[str, float]]:
+        """Language code and probability of each text; too little text to tell gives the fallback."""
         ident = self._get()
         nextmove, rowbase, output = self._arrays
         heads = [t[: self.HEAD] for t in texts]
