@@ -39,8 +39,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from tierdesk import migrate  # noqa: E402
 from tierdesk.agents import service as agents_service  # noqa: E402
-from tierdesk.agents.auth import SYSTEM  # noqa: E402
-from tierdesk.agents.models import Agent, AgentCapacity, PresenceStatus, WorkKind  # noqa: E402
+from tierdesk.agents.models import Agent, AgentCapacity  # noqa: E402
 from tierdesk.agents.schemas import AgentCreate, SkillLevel  # noqa: E402
 from tierdesk.brands.schemas import BrandCreate  # noqa: E402
 from tierdesk.brands.service import create_brand  # noqa: E402
@@ -48,16 +47,22 @@ from tierdesk.config import Settings  # noqa: E402
 from tierdesk.db import Database, make_engine  # noqa: E402
 from tierdesk.intake.pipeline import default_pipeline  # noqa: E402
 from tierdesk.intake.schemas import ContactIn  # noqa: E402
+from tierdesk.kit.actors import SYSTEM  # noqa: E402
 from tierdesk.kit.time import utcnow  # noqa: E402
+from tierdesk.kit.vocabulary import (  # noqa: E402
+    WORK_KIND,  # noqa: E402
+    PresenceStatus,
+    TicketStatus,  # noqa: E402
+    WorkKind,
+)
 from tierdesk.routing import router  # noqa: E402
-from tierdesk.routing.router import WORK_KIND  # noqa: E402
 from tierdesk.routing.schemas import QueueCreate, RequiredSkill  # noqa: E402
 from tierdesk.routing.service import create_queue  # noqa: E402
 from tierdesk.sla.models import SlaClock  # noqa: E402
 from tierdesk.sla.schemas import PolicyCreate  # noqa: E402
 from tierdesk.sla.service import create_policy  # noqa: E402
 from tierdesk.tickets.lifecycle import WORKABLE  # noqa: E402
-from tierdesk.tickets.models import Ticket, TicketEvent, TicketStatus  # noqa: E402
+from tierdesk.tickets.models import Ticket, TicketEvent  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/tierdesk_bench_routing"
 SKILLS = ["billing", "refunds", "orders", "connectivity", "mobile", "devices", "software", "accounts"]

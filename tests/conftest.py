@@ -21,13 +21,13 @@ os.environ.setdefault("TIERDESK_SECRET_KEY", "test-secret-key-not-for-production
 
 from tierdesk import migrate  # noqa: E402
 from tierdesk.agents import service as agents_service  # noqa: E402
-from tierdesk.agents.auth import SYSTEM  # noqa: E402
 from tierdesk.agents.schemas import AgentCreate, SkillLevel  # noqa: E402
 from tierdesk.app import create_app  # noqa: E402
 from tierdesk.brands.schemas import BrandCreate  # noqa: E402
 from tierdesk.brands.service import create_brand  # noqa: E402
 from tierdesk.config import Settings  # noqa: E402
 from tierdesk.db import Database, make_engine  # noqa: E402
+from tierdesk.kit.actors import SYSTEM  # noqa: E402
 from tierdesk.routing.schemas import QueueCreate, RequiredSkill  # noqa: E402
 from tierdesk.routing.service import create_queue  # noqa: E402
 
@@ -130,7 +130,7 @@ def world(database, settings) -> World:
                 brand=brand, slug=slug, name=slug, department=dept, tier=tier,
                 required_skills=[RequiredSkill(skill=s, min_level=lvl) for s, lvl in skills]))
             w.queues[f"{brand}/{slug}"] = q.id
-        from tierdesk.routing.repository import triage_queue
+        from tierdesk.queues.repository import triage_queue
 
         for brand, brand_id in w.brands.items():
             w.queues[f"{brand}/triage"] = triage_queue(db, brand_id).id

@@ -146,9 +146,9 @@ def run_worker(once: Annotated[bool, typer.Option(help="one pass over the due wo
 @friendly_errors
 def brands_create(slug: str, name: Annotated[str, typer.Option(help="display name")]):
     """Create a brand (with its triage queue)."""
-    from tierdesk.agents.auth import SYSTEM
     from tierdesk.brands.schemas import BrandCreate
     from tierdesk.brands.service import create_brand
+    from tierdesk.kit.actors import SYSTEM
 
     _migrate()
     with _database().transaction() as db:
@@ -159,8 +159,8 @@ def brands_create(slug: str, name: Annotated[str, typer.Option(help="display nam
 @brands_app.command("list")
 @friendly_errors
 def brands_list():
-    from tierdesk.agents.auth import SYSTEM
     from tierdesk.brands.repository import list_visible
+    from tierdesk.kit.actors import SYSTEM
 
     with _database().transaction(write=False) as db:
         table = Table("id", "slug", "name")
@@ -194,9 +194,9 @@ def agents_create(
     password: Annotated[bool, typer.Option("--password", help="ask for a password (for the web UI)")] = False,
 ):
     """Create an agent."""
-    from tierdesk.agents.auth import SYSTEM
     from tierdesk.agents.schemas import AgentCreate
     from tierdesk.agents.service import create_agent
+    from tierdesk.kit.actors import SYSTEM
 
     secret = typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
     data = AgentCreate(email=email, display_name=name, role=role, tier=tier, skills=_parse_skills(skill or []),
@@ -210,8 +210,8 @@ def agents_create(
 @agents_app.command("list")
 @friendly_errors
 def agents_list():
-    from tierdesk.agents.auth import SYSTEM
     from tierdesk.agents.repository import list_visible
+    from tierdesk.kit.actors import SYSTEM
 
     with _database().transaction(write=False) as db:
         table = Table("id", "email", "name", "role", "tier", "skills", "brands", "active")

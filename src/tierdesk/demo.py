@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session
 from tierdesk.agents import presence
 from tierdesk.agents import repository as agents_repo
 from tierdesk.agents import service as agents
-from tierdesk.agents.auth import SYSTEM
-from tierdesk.agents.models import PresenceStatus
 from tierdesk.agents.schemas import AgentCreate, SkillLevel
 from tierdesk.brands import repository as brands_repo
 from tierdesk.brands import service as brands
@@ -23,8 +21,10 @@ from tierdesk.brands.schemas import BrandCreate
 from tierdesk.customers.schemas import Sender
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.intake.schemas import ContactIn
+from tierdesk.kit.actors import SYSTEM
+from tierdesk.kit.vocabulary import PresenceStatus
+from tierdesk.queues.repository import in_brand
 from tierdesk.routing import service as queues
-from tierdesk.routing.repository import in_brand
 from tierdesk.routing.schemas import QueueCreate, RequiredSkill
 from tierdesk.sla import service as sla
 from tierdesk.sla.schemas import CalendarCreate, PolicyCreate

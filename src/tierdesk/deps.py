@@ -12,9 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository as agents_repo
-from tierdesk.agents.auth import Principal
 from tierdesk.config import Settings
 from tierdesk.db import Database, finish
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Unauthenticated
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}

@@ -1,25 +1,17 @@
 """Every table, imported in one place so the metadata (and Alembic) sees the whole schema."""
 
-from tierdesk.agents.models import (  # noqa: F401
-    Agent,
-    AgentCapacity,
-    AgentRole,
-    AgentSkill,
-    ApiToken,
-    PresenceChange,
-    agent_brands,
-)
+from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, ApiToken, PresenceChange, agent_brands  # noqa: F401
 from tierdesk.brands.models import Brand  # noqa: F401
-from tierdesk.customers.models import Customer, CustomerIdentity, IdentityKind  # noqa: F401
+from tierdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
 from tierdesk.jobs.models import OutboxMessage  # noqa: F401
-from tierdesk.routing.models import Queue, QueueKind, QueueSkill  # noqa: F401
-from tierdesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy  # noqa: F401
-from tierdesk.tickets.models import (  # noqa: F401
+from tierdesk.kit.vocabulary import (  # noqa: F401
     ActorKind,
-    DispositionCode,
-    Message,
+    AgentRole,  # noqa: F401
+    IdentityKind,  # noqa: F401
     MessageDirection,
-    Ticket,
-    TicketEvent,
+    QueueKind,  # noqa: F401
     TicketStatus,
 )
+from tierdesk.queues.models import Queue, QueueSkill  # noqa: F401
+from tierdesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy  # noqa: F401
+from tierdesk.tickets.models import DispositionCode, Message, Ticket, TicketEvent  # noqa: F401

@@ -8,12 +8,13 @@ import sqlalchemy as sa
 
 from tests.conftest import contact
 from tierdesk.agents import service as agents_service
-from tierdesk.agents.auth import SYSTEM
-from tierdesk.agents.models import Agent, PresenceStatus, WorkKind
+from tierdesk.agents.models import Agent
 from tierdesk.agents.presence import set_capacity, set_presence
 from tierdesk.agents.schemas import AgentCreate, SkillLevel
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.intake.schemas import ContactIn
+from tierdesk.kit.actors import SYSTEM
+from tierdesk.kit.vocabulary import PresenceStatus, WorkKind
 from tierdesk.routing import router
 from tierdesk.tickets.models import Ticket, TicketEvent
 

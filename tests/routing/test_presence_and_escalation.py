@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.routing.helpers import add_agent, backdate, events, new_tickets, route
-from tierdesk.agents.auth import SYSTEM
+from tierdesk.kit.actors import SYSTEM
+from tierdesk.kit.vocabulary import MessageDirection
 from tierdesk.routing import tasks
-from tierdesk.tickets.models import Message, MessageDirection, Ticket
+from tierdesk.tickets.models import Message, Ticket
 from tierdesk.tickets.schemas import TicketUpdate
 from tierdesk.tickets.service import update_ticket
 

@@ -14,14 +14,13 @@ from tests.routing.helpers import (
     route,
     set_idle_since,
 )
-from tierdesk.agents.auth import SYSTEM
-from tierdesk.agents.models import PresenceStatus
 from tierdesk.agents.presence import set_presence
+from tierdesk.kit.actors import SYSTEM
+from tierdesk.kit.vocabulary import PresenceStatus, RoutingPolicy, TicketStatus
 from tierdesk.routing import router, tasks
-from tierdesk.routing.models import RoutingPolicy
 from tierdesk.routing.schemas import QueueUpdate
 from tierdesk.routing.service import update_queue, waiting_tickets
-from tierdesk.tickets.models import Ticket, TicketStatus
+from tierdesk.tickets.models import Ticket
 from tierdesk.tickets.schemas import TicketUpdate
 from tierdesk.tickets.service import update_ticket
 

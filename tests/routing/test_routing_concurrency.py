@@ -19,17 +19,17 @@ import pytest
 import sqlalchemy as sa
 
 from tests.routing.helpers import DEFAULTS, add_agent, new_tickets
-from tierdesk.agents.auth import SYSTEM
-from tierdesk.agents.models import AgentCapacity, PresenceStatus
+from tierdesk.agents.models import AgentCapacity
 from tierdesk.agents.presence import set_presence
+from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.time import utcnow
-from tierdesk.routing.router import WORK_KIND
+from tierdesk.kit.vocabulary import WORK_KIND, PresenceStatus, TicketStatus
 from tierdesk.routing.service import waiting_tickets
 from tierdesk.sla.models import SlaClock
 from tierdesk.sla.schemas import PolicyCreate
 from tierdesk.sla.service import create_policy
 from tierdesk.tickets.lifecycle import WORKABLE
-from tierdesk.tickets.models import Ticket, TicketEvent, TicketStatus
+from tierdesk.tickets.models import Ticket, TicketEvent
 from tierdesk.tickets.schemas import TicketUpdate
 from tierdesk.tickets.service import update_ticket
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.routing.helpers import add_agent, new_tickets
-from tierdesk.agents.auth import SYSTEM
-from tierdesk.agents.models import PresenceStatus
 from tierdesk.agents.presence import set_presence
 from tierdesk.jobs import wakeup
+from tierdesk.kit.actors import SYSTEM
+from tierdesk.kit.vocabulary import PresenceStatus
 from tierdesk.tickets.schemas import TicketUpdate
 from tierdesk.tickets.service import update_ticket
 

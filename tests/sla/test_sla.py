@@ -13,19 +13,20 @@ import sqlalchemy as sa
 
 from tests.conftest import contact
 from tests.routing.helpers import events, new_tickets
-from tierdesk.agents.auth import SYSTEM
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.intake.schemas import ContactIn
 from tierdesk.jobs import outbox
 from tierdesk.jobs.models import OutboxMessage
+from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.time import utcnow
+from tierdesk.kit.vocabulary import SlaMetric, TicketStatus
 from tierdesk.routing.tasks import escalate_after_breach
 from tierdesk.sla import clocks as sla_clocks
-from tierdesk.sla.models import SlaClock, SlaMetric
+from tierdesk.sla.models import SlaClock
 from tierdesk.sla.schemas import CalendarCreate, PolicyCreate
 from tierdesk.sla.service import create_calendar, create_policy
 from tierdesk.sla.tasks import detect_sla_events
-from tierdesk.tickets.models import Ticket, TicketStatus
+from tierdesk.tickets.models import Ticket
 from tierdesk.tickets.schemas import MessageCreate, TicketUpdate
 from tierdesk.tickets.service import reply, update_ticket
 

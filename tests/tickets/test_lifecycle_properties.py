@@ -7,12 +7,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import contact
-from tierdesk.agents.auth import SYSTEM
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.intake.schemas import ContactIn
+from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.errors import InvalidInput
+from tierdesk.kit.vocabulary import TicketStatus
 from tierdesk.tickets.lifecycle import TRANSITIONS
-from tierdesk.tickets.models import Ticket, TicketEvent, TicketStatus
+from tierdesk.tickets.models import Ticket, TicketEvent
 from tierdesk.tickets.schemas import TicketUpdate
 from tierdesk.tickets.service import update_ticket
 

@@ -351,7 +351,7 @@ def test_setting_the_department_of_an_untriaged_ticket_takes_it_out_of_triage(cl
 
 
 def test_a_department_without_a_queue_in_the_brand_is_refused(client, world, database):
-    from tierdesk.routing.models import Queue
+    from tierdesk.queues.models import Queue
 
     ticket = new_ticket(client, world, department="TS")
     with database.transaction() as db:

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import contact
-from tierdesk.agents.auth import SYSTEM
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.intake.schemas import ContactIn
 from tierdesk.jobs.worker import Job, Worker, default_jobs
+from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.time import utcnow
 from tierdesk.tickets.models import Ticket, TicketEvent
 from tierdesk.tickets.schemas import TicketUpdate

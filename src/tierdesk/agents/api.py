@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from tierdesk.agents import presence, repository, service
-from tierdesk.agents.models import WorkKind
 from tierdesk.agents.schemas import (
     AgentCreate,
     AgentOut,
@@ -18,6 +17,7 @@ from tierdesk.agents.schemas import (
 from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
+from tierdesk.kit.vocabulary import WorkKind
 from tierdesk.routing.router import default_capacity, workload
 
 router = APIRouter(prefix="/agents", tags=["agents"])

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,28 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from tierdesk.brands.models import Brand
 from tierdesk.db import Base, BigId, UTCDateTime, str_enum
 from tierdesk.kit.time import utcnow
-
-
-class AgentRole(StrEnum):
-    ADMIN = "admin"  # manages agents, queues, brands; sees every brand
-    LEAD = "lead"  # team lead: works tickets, merges customers, in the brands assigned
-    AGENT = "agent"  # works tickets in the brands assigned
-
-
-class PresenceStatus(StrEnum):
-    AVAILABLE = "available"  # takes new work
-    BUSY = "busy"  # signed in, works what they have, takes nothing new
-    AWAY = "away"  # on a break
-    OFFLINE = "offline"
-
-
-class WorkKind(StrEnum):
-    """Channels grouped by how much of an agent they take: a call has all of them, chats a share, email little."""
-
-    PHONE = "phone"
-    CHAT = "chat"
-    EMAIL = "email"  # email, web forms and API contacts: asynchronous work
-
+from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, WorkKind
 
 agent_brands = sa.Table(
     "agent_brands",

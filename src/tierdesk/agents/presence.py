@@ -6,10 +6,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository
-from tierdesk.agents.auth import Principal
-from tierdesk.agents.models import Agent, AgentCapacity, AgentRole, PresenceChange, PresenceStatus, WorkKind
+from tierdesk.agents.models import Agent, AgentCapacity, PresenceChange
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Forbidden
 from tierdesk.kit.time import utcnow
+from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, WorkKind
 
 
 def _may_manage(principal: Principal, agent: Agent) -> None:

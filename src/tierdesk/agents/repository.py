@@ -3,8 +3,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from tierdesk.agents.auth import Principal, token_digest
+from tierdesk.agents.auth import token_digest
 from tierdesk.agents.models import Agent, ApiToken, agent_brands
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
 from tierdesk.kit.time import utcnow
 

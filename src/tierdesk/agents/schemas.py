@@ -4,8 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from tierdesk.agents.models import AgentRole, PresenceStatus, WorkKind
 from tierdesk.kit.input import Input
+from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, WorkKind
 
 SKILL_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 

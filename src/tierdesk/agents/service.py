@@ -6,10 +6,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository
-from tierdesk.agents.auth import Principal, hash_password, new_token, token_digest
+from tierdesk.agents.auth import hash_password, new_token, token_digest
 from tierdesk.agents.models import Agent, AgentSkill, ApiToken
 from tierdesk.agents.schemas import AgentCreate, AgentUpdate, SkillLevel
 from tierdesk.brands.models import Brand
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.time import utcnow

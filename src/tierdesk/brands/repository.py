@@ -3,10 +3,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.auth import Principal
 from tierdesk.brands.models import Brand
-from tierdesk.brands.scope import scoped
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
+from tierdesk.kit.scope import scoped
 
 
 def get_visible(db: Session, principal: Principal, brand_id: int) -> Brand:

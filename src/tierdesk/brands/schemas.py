@@ -4,9 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tierdesk.kit.input import Input
-
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+from tierdesk.kit.input import SLUG_PATTERN, Input
 
 
 class BrandCreate(Input):

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.auth import Principal
 from tierdesk.brands import repository
 from tierdesk.brands.models import Brand
-from tierdesk.brands.schemas import SLUG_PATTERN, BrandCreate, BrandUpdate
-from tierdesk.brands.scope import require_brand
+from tierdesk.brands.schemas import BrandCreate, BrandUpdate
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
-from tierdesk.kit.input import slug_or_id
-from tierdesk.routing.models import Queue, QueueKind
+from tierdesk.kit.input import SLUG_PATTERN, slug_or_id
+from tierdesk.kit.scope import require_brand
+from tierdesk.kit.vocabulary import QueueKind
+from tierdesk.queues.models import Queue
 
 
 def create_brand(db: Session, principal: Principal, data: BrandCreate) -> Brand:

@@ -8,12 +8,12 @@ from tierdesk.brands.service import resolve_brand
 from tierdesk.config import get_settings
 from tierdesk.customers import repository, service
 from tierdesk.customers.identity import normalise
-from tierdesk.customers.models import IdentityKind
 from tierdesk.customers.schemas import CustomerHistory, CustomerMerge, CustomerOut
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.input import PathId, refuse_nul
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
+from tierdesk.kit.vocabulary import IdentityKind
 from tierdesk.tickets import repository as tickets_repo
 from tierdesk.tickets.schemas import EventOut, TicketOut
 from tierdesk.tickets.views import events_with_messages

@@ -5,9 +5,9 @@ from __future__ import annotations
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from tierdesk.customers.models import IdentityKind
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.input import refuse_nul
+from tierdesk.kit.vocabulary import IdentityKind
 
 # When several identities point at different customers, the strongest wins: an account id is proof,
 # an email address nearly so, a phone number (shared lines, recycled numbers) the weakest.

@@ -1,19 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tierdesk.db import Base, BigId, UTCDateTime, str_enum
 from tierdesk.kit.time import utcnow
-
-
-class IdentityKind(StrEnum):
-    EMAIL = "email"
-    PHONE = "phone"  # E.164
-    EXTERNAL_ID = "external_id"  # the brand's own account or customer number
+from tierdesk.kit.vocabulary import IdentityKind
 
 
 class Customer(Base):

@@ -3,11 +3,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from tierdesk.agents.auth import Principal
-from tierdesk.brands.scope import scoped
-from tierdesk.customers.models import Customer, CustomerIdentity, IdentityKind
+from tierdesk.customers.models import Customer, CustomerIdentity
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
-from tierdesk.tickets.models import Message, Ticket, TicketStatus
+from tierdesk.kit.scope import scoped
+from tierdesk.kit.vocabulary import IdentityKind, TicketStatus
+from tierdesk.tickets.models import Message, Ticket
 
 
 def get_visible(db: Session, principal: Principal, customer_id: int, *, for_update: bool = False) -> Customer:

@@ -4,8 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tierdesk.customers.models import IdentityKind
 from tierdesk.kit.input import Input, RecordId
+from tierdesk.kit.vocabulary import IdentityKind
 from tierdesk.tickets.schemas import TicketOut
 
 

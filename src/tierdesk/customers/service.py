@@ -7,16 +7,16 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.auth import Principal
-from tierdesk.agents.models import AgentRole
 from tierdesk.customers import repository
 from tierdesk.customers.identity import STRENGTH, normalise
-from tierdesk.customers.models import Customer, CustomerIdentity, IdentityKind
+from tierdesk.customers.models import Customer, CustomerIdentity
 from tierdesk.customers.schemas import Sender
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.time import utcnow
+from tierdesk.kit.vocabulary import AgentRole, IdentityKind
 from tierdesk.tickets.models import Message, Ticket, TicketEvent
-from tierdesk.tickets.service import Actor, record_event
+from tierdesk.tickets.service import record_event
 
 
 @dataclass

@@ -13,21 +13,20 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.auth import Principal
 from tierdesk.brands.models import Brand
 from tierdesk.brands.service import resolve_brand
 from tierdesk.customers import service as customers
 from tierdesk.customers.models import Customer
 from tierdesk.intake.schemas import ContactIn, ContactResult
+from tierdesk.kit.actors import CUSTOMER_ACTOR, Actor, Principal
 from tierdesk.kit.errors import InvalidInput
-from tierdesk.kit.vocabulary import Department, Priority
-from tierdesk.routing import repository as queues
-from tierdesk.routing.models import Queue
+from tierdesk.kit.vocabulary import Department, MessageDirection, Priority
+from tierdesk.queues import repository as queues
+from tierdesk.queues.models import Queue
 from tierdesk.tickets import repository as tickets
 from tierdesk.tickets import service as ticket_work
-from tierdesk.tickets.models import Message, MessageDirection, Ticket
+from tierdesk.tickets.models import Message, Ticket
 from tierdesk.tickets.schemas import TicketOut
-from tierdesk.tickets.service import CUSTOMER_ACTOR, Actor
 from tierdesk.triage.decision import TriageDecision
 from tierdesk.triage.service import TriagerSource, record_triage, triage_step
 

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.models import Agent, PresenceStatus
+from tierdesk.agents.models import Agent
+from tierdesk.kit.vocabulary import PresenceStatus
 from tierdesk.tickets.lifecycle import WORKABLE
 from tierdesk.tickets.models import Ticket
 

@@ -13,6 +13,8 @@ from tierdesk.kit.errors import InvalidInput
 # Ids are BIGINT on PostgreSQL and INTEGER (64-bit) on SQLite: anything larger cannot name a row.
 MAX_ID = 2**63 - 1
 _ID_TEXT = re.compile(r"^[0-9]{1,18}$")
+# What a slug (brand, queue, calendar, policy) may be: lower-case letters, digits and dashes.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]

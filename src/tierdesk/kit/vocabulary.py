@@ -1,4 +1,5 @@
-"""Words every domain shares: the two departments and the channels a contact arrives by."""
+"""The words every domain shares, in one place: departments, channels, priorities (with their one ordering),
+ticket statuses, event kinds, roles, presence, kinds of work. Nobody writes these strings by hand."""
 
 from __future__ import annotations
 
@@ -23,3 +24,119 @@ class Priority(StrEnum):
     NORMAL = "normal"
     HIGH = "high"
     URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        """Serving order: 0 is served first (urgent), 3 last (low). The one ordering of priorities."""
+        return _PRIORITY_RANK[self]
+
+    @classmethod
+    def most_urgent(cls, *priorities: Priority | str) -> Priority:
+        return min((cls(p) for p in priorities), key=lambda p: p.rank)
+
+
+_PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"  # nobody has worked it yet
+    OPEN = "open"  # being worked
+    PENDING = "pending"  # waiting on the customer
+    ON_HOLD = "on_hold"  # waiting on a third party (vendor, engineering)
+    SOLVED = "solved"  # answered; reopens if the customer writes again, closes by itself later
+    CLOSED = "closed"  # final: a new message opens a follow-up ticket
+
+
+class MessageDirection(StrEnum):
+    INBOUND = "inbound"  # from the customer
+    OUTBOUND = "outbound"  # a public reply to the customer
+    NOTE = "note"  # internal, agents only
+
+
+class ActorKind(StrEnum):
+    AGENT = "agent"
+    CUSTOMER = "customer"
+    SYSTEM = "system"
+
+
+class AgentRole(StrEnum):
+    ADMIN = "admin"  # manages agents, queues, brands; sees every brand
+    LEAD = "lead"  # team lead: works tickets, merges customers, in the brands assigned
+    AGENT = "agent"  # works tickets in the brands assigned
+
+
+class PresenceStatus(StrEnum):
+    AVAILABLE = "available"  # takes new work
+    BUSY = "busy"  # signed in, works what they have, takes nothing new
+    AWAY = "away"  # on a break
+    OFFLINE = "offline"
+
+
+class WorkKind(StrEnum):
+    """Channels grouped by how much of an agent they take: a call has all of them, chats a share, email little."""
+
+    PHONE = "phone"
+    CHAT = "chat"
+    EMAIL = "email"  # email, web forms and API contacts: asynchronous work
+
+
+class QueueKind(StrEnum):
+    STANDARD = "standard"
+    TRIAGE = "triage"  # contacts nobody has triaged yet, or that triage was unsure of: a person decides
+
+
+class RoutingPolicy(StrEnum):
+    """How a queue picks among the eligible agents with room for the ticket."""
+
+    LONGEST_IDLE = "longest_idle"  # the agent who has waited longest since their last assignment
+    LEAST_LOADED = "least_loaded"  # the agent with the smallest share of their capacity in use
+    ROUND_ROBIN = "round_robin"  # each eligible agent in turn
+
+
+class IdentityKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"  # E.164
+    EXTERNAL_ID = "external_id"  # the brand's own account or customer number
+
+
+class SlaMetric(StrEnum):
+    FIRST_RESPONSE = "first_response"  # from the ticket's creation to the first public reply
+    NEXT_RESPONSE = "next_response"  # from a customer's message to the reply after it
+    RESOLUTION = "resolution"  # from creation to solved; pauses while pending on the customer or on hold
+
+
+class EventKind(StrEnum):
+    """What a ticket event records (the audit trail and the customer timeline)."""
+
+    CREATED = "created"
+    STATUS_CHANGED = "status_changed"
+    PRIORITY_CHANGED = "priority_changed"
+    SUBJECT_CHANGED = "subject_changed"
+    INTENT_CHANGED = "intent_changed"
+    DEPARTMENT_CHANGED = "department_changed"
+    QUEUE_CHANGED = "queue_changed"
+    TIER_CHANGED = "tier_changed"
+    ASSIGNEE_CHANGED = "assignee_changed"
+    DISPOSITION_CHANGED = "disposition_changed"
+    MESSAGE_RECEIVED = "message_received"
+    REPLY_SENT = "reply_sent"
+    NOTE_ADDED = "note_added"
+    TRIAGED = "triaged"
+    RETRIAGED = "retriaged"  # a person moved it to another department or queue, with the reason
+    ESCALATED = "escalated"
+    DE_ESCALATED = "de_escalated"
+    TRANSFERRED = "transferred"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+    CUSTOMER_MERGED = "customer_merged"
+
+
+# The kind of work each channel is, for capacity: a call takes all of an agent, chats a share, email little.
+WORK_KIND: dict[Channel, WorkKind] = {
+    Channel.PHONE: WorkKind.PHONE,
+    Channel.CHAT: WorkKind.CHAT,
+    Channel.EMAIL: WorkKind.EMAIL,
+    Channel.WEB: WorkKind.EMAIL,
+    Channel.API: WorkKind.EMAIL,
+}
+CHANNELS_OF: dict[WorkKind, list[Channel]] = {kind: [c for c, k in WORK_KIND.items() if k is kind] for kind in WorkKind}

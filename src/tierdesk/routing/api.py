@@ -5,7 +5,8 @@ from fastapi import APIRouter, status
 from tierdesk.brands.service import resolve_brand
 from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
-from tierdesk.routing import repository, router, service
+from tierdesk.queues import repository
+from tierdesk.routing import router, service
 from tierdesk.routing.escalation import Move, move_by_request
 from tierdesk.routing.schemas import QueueAgentOut, QueueCreate, QueueOut, QueueUpdate, TicketMove, WaitingTicketOut
 from tierdesk.tickets.schemas import TicketOut

@@ -34,8 +34,8 @@ def _agent(db, email: str):
 def _queue(db, ref: str):
     """BRAND/QUEUE (slugs) or a queue id."""
     from tierdesk.brands.repository import by_slug
-    from tierdesk.routing.models import Queue
-    from tierdesk.routing.repository import in_brand
+    from tierdesk.queues.models import Queue
+    from tierdesk.queues.repository import in_brand
 
     if ref.isdigit():
         queue = db.get(Queue, int(ref))
@@ -61,9 +61,9 @@ def _presence_row(db, agent) -> str:
 def presence_set(email: str, status: Annotated[str, typer.Argument(help="available, busy, away or offline")],
                  reason: Annotated[str | None, typer.Option(help="why (kept in the history)")] = None):
     """Set an agent's presence."""
-    from tierdesk.agents.auth import SYSTEM
     from tierdesk.agents.presence import set_presence
     from tierdesk.agents.schemas import PresenceSet
+    from tierdesk.kit.actors import SYSTEM
 
     data = PresenceSet(status=status, reason=reason)
     with _database().transaction() as db:
@@ -75,8 +75,8 @@ def presence_set(email: str, status: Annotated[str, typer.Argument(help="availab
 @friendly_errors
 def presence_show(email: str, history: Annotated[int, typer.Option(help="changes of the history to show")] = 10):
     """An agent's presence, load and capacity, with the latest changes."""
-    from tierdesk.agents.auth import SYSTEM
     from tierdesk.agents.presence import history as presence_history
+    from tierdesk.kit.actors import SYSTEM
 
     with _database().transaction(write=False) as db:
         agent = _agent(db, email)
@@ -97,10 +97,10 @@ def presence_capacity(
     mail: Annotated[int | None, typer.Option("--email", help="email, web and API tickets at once")] = None,
 ):
     """Set how much work of each kind an agent takes at once."""
-    from tierdesk.agents.auth import SYSTEM
-    from tierdesk.agents.models import WorkKind
     from tierdesk.agents.presence import set_capacity
     from tierdesk.agents.schemas import CapacitySet
+    from tierdesk.kit.actors import SYSTEM
+    from tierdesk.kit.vocabulary import WorkKind
 
     data = CapacitySet(phone=phone, chat=chat, email=mail)
     given = {WorkKind(k): v for k, v in data.model_dump(exclude_none=True).items()}
@@ -115,8 +115,8 @@ def presence_capacity(
 @friendly_errors
 def queues_list():
     """Every queue with its routing policy and how many tickets wait in it."""
-    from tierdesk.agents.auth import SYSTEM
-    from tierdesk.routing.repository import list_visible, waiting_counts
+    from tierdesk.kit.actors import SYSTEM
+    from tierdesk.queues.repository import list_visible, waiting_counts
 
     with _database().transaction(write=False) as db:
         queues = list_visible(db, SYSTEM)
@@ -141,7 +141,7 @@ def queues_configure(
     no_overflow: Annotated[bool, typer.Option("--no-overflow", help="turn overflow off")] = False,
 ):
     """Set a queue's routing policy and overflow."""
-    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.kit.actors import SYSTEM
     from tierdesk.routing.schemas import QueueUpdate
     from tierdesk.routing.service import update_queue
 
@@ -169,7 +169,7 @@ def queues_configure(
 @friendly_errors
 def queues_waiting(queue: Annotated[str, typer.Argument(help="BRAND/QUEUE or the queue's id")]):
     """The tickets waiting in a queue, in the order they will be offered, and why each still waits."""
-    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.kit.actors import SYSTEM
     from tierdesk.routing.router import default_capacity
     from tierdesk.routing.service import eligible_agents, waiting_tickets
 
@@ -190,7 +190,7 @@ def queues_waiting(queue: Annotated[str, typer.Argument(help="BRAND/QUEUE or the
 
 
 def _move(ticket_id: int, move: str, reason: str, summary: str | None, queue: str | None) -> None:
-    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.kit.actors import SYSTEM
     from tierdesk.routing.escalation import Move, move_by_request
 
     with _database().transaction() as db:
@@ -230,7 +230,7 @@ def tickets_transfer(ticket_id: int, reason: Reason, queue: Annotated[str, typer
 @friendly_errors
 def tickets_sla(ticket_id: int):
     """A ticket's SLA clocks."""
-    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.kit.actors import SYSTEM
     from tierdesk.sla.service import ticket_sla
 
     with _database().transaction(write=False) as db:

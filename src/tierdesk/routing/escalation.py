@@ -12,17 +12,17 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.auth import Principal
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.html import html_from_text
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import Department
-from tierdesk.routing import repository as queues
-from tierdesk.routing.models import Queue, QueueKind
+from tierdesk.kit.vocabulary import Department, MessageDirection, QueueKind, TicketStatus
+from tierdesk.queues import repository as queues
+from tierdesk.queues.models import Queue
 from tierdesk.sla import clocks
 from tierdesk.tickets import repository as tickets
-from tierdesk.tickets.models import MessageDirection, Ticket, TicketStatus
-from tierdesk.tickets.service import Actor, add_message, record_event, sync_routable
+from tierdesk.tickets.models import Ticket
+from tierdesk.tickets.service import add_message, record_event, sync_routable
 
 TOP_TIER = 3
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, PresenceStatus, WorkKind, agent_brands
+from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, agent_brands
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import Channel, Priority
-from tierdesk.routing.models import Queue, RoutingPolicy
+from tierdesk.kit.vocabulary import ActorKind, Channel, PresenceStatus, Priority, RoutingPolicy, TicketStatus, WorkKind
+from tierdesk.queues.models import Queue
 from tierdesk.tickets.lifecycle import WORKABLE
-from tierdesk.tickets.models import ActorKind, Ticket, TicketEvent, TicketStatus
+from tierdesk.tickets.models import Ticket, TicketEvent
 
 WORK_KIND = {
     Channel.PHONE: WorkKind.PHONE,

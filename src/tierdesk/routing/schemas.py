@@ -4,12 +4,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tierdesk.agents.models import PresenceStatus, WorkKind
 from tierdesk.agents.schemas import SKILL_PATTERN
-from tierdesk.brands.schemas import SLUG_PATTERN
-from tierdesk.kit.input import Input
-from tierdesk.kit.vocabulary import Channel, Department, Priority
-from tierdesk.routing.models import QueueKind, RoutingPolicy
+from tierdesk.kit.input import SLUG_PATTERN, Input
+from tierdesk.kit.vocabulary import Channel, Department, PresenceStatus, Priority, QueueKind, RoutingPolicy, WorkKind
 
 
 class RequiredSkill(Input):

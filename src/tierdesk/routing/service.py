@@ -5,14 +5,16 @@ from collections import Counter
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.auth import Principal
-from tierdesk.agents.models import Agent, PresenceStatus, WorkKind
+from tierdesk.agents.models import Agent
 from tierdesk.brands.service import resolve_brand
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.time import utcnow
-from tierdesk.routing import repository, router
-from tierdesk.routing.models import Queue, QueueKind, QueueSkill
+from tierdesk.kit.vocabulary import PresenceStatus, QueueKind, WorkKind
+from tierdesk.queues import repository
+from tierdesk.queues.models import Queue, QueueSkill
+from tierdesk.routing import router
 from tierdesk.routing.schemas import QueueCreate, QueueUpdate, RequiredSkill, WaitingTicketOut
 from tierdesk.tickets.models import Ticket
 

@@ -7,16 +7,17 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from tierdesk.agents.models import Agent, PresenceStatus, WorkKind
+from tierdesk.agents.models import Agent
+from tierdesk.kit.actors import SYSTEM_ACTOR
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import Department, Priority
+from tierdesk.kit.vocabulary import Department, PresenceStatus, Priority, TicketStatus, WorkKind
+from tierdesk.queues.models import Queue
 from tierdesk.routing import router
 from tierdesk.routing.escalation import TOP_TIER, Move, move_ticket, next_tier_queue
-from tierdesk.routing.models import Queue
 from tierdesk.sla import clocks
 from tierdesk.sla.models import SlaClock, SlaPolicy
-from tierdesk.tickets.models import Ticket, TicketStatus
-from tierdesk.tickets.service import SYSTEM_ACTOR, record_event, sync_routable
+from tierdesk.tickets.models import Ticket
+from tierdesk.tickets.service import record_event, sync_routable
 
 BATCH = 200
 

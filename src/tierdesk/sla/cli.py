@@ -30,7 +30,7 @@ def calendar_create(
     name: Annotated[str | None, typer.Option(help="display name")] = None,
 ):
     """Create a business calendar, e.g. --hours mon=09:00-17:00 --hours tue=09:00-17:00."""
-    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.kit.actors import SYSTEM
     from tierdesk.sla.schemas import CalendarCreate
     from tierdesk.sla.service import create_calendar
 
@@ -50,7 +50,7 @@ def calendar_create(
 @sla_app.command("calendars")
 @friendly_errors
 def calendars():
-    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.kit.actors import SYSTEM
     from tierdesk.sla.service import list_calendars
 
     with _database().transaction(write=False) as db:
@@ -76,7 +76,7 @@ def policy_create(
     name: Annotated[str | None, typer.Option(help="display name")] = None,
 ):
     """Create an SLA policy (targets in business minutes of its calendar)."""
-    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.kit.actors import SYSTEM
     from tierdesk.sla.schemas import PolicyCreate
     from tierdesk.sla.service import create_policy
 
@@ -92,7 +92,7 @@ def policy_create(
 @sla_app.command("policies")
 @friendly_errors
 def policies():
-    from tierdesk.agents.auth import SYSTEM
+    from tierdesk.kit.actors import SYSTEM
     from tierdesk.sla.service import list_policies
 
     def minutes(v):

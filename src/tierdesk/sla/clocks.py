@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.kit import business_hours as bh
-from tierdesk.sla.models import BusinessCalendar, SlaClock, SlaMetric, SlaPolicy
-from tierdesk.tickets.models import Ticket, TicketStatus
+from tierdesk.kit.vocabulary import SlaMetric, TicketStatus
+from tierdesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy
+from tierdesk.tickets.models import Ticket
 
 PAUSED_STATUSES = frozenset({TicketStatus.PENDING, TicketStatus.ON_HOLD})
 _TARGET_FIELD = {

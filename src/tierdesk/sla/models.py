@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tierdesk.db import Base, BigId, JsonData, UTCDateTime, str_enum
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import Department, Priority
+from tierdesk.kit.vocabulary import Department, Priority, SlaMetric
 from tierdesk.tickets.models import Ticket
-
-
-class SlaMetric(StrEnum):
-    FIRST_RESPONSE = "first_response"  # from the ticket's creation to the first public reply
-    NEXT_RESPONSE = "next_response"  # from a customer's message to the reply after it
-    RESOLUTION = "resolution"  # from creation to solved; pauses while pending on the customer or on hold
 
 
 class BusinessCalendar(Base):

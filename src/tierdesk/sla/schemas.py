@@ -4,10 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tierdesk.brands.schemas import SLUG_PATTERN
-from tierdesk.kit.input import Input
-from tierdesk.kit.vocabulary import Department, Priority
-from tierdesk.sla.models import SlaMetric
+from tierdesk.kit.input import SLUG_PATTERN, Input
+from tierdesk.kit.vocabulary import Department, Priority, SlaMetric
 
 Minutes = Field(default=None, ge=1, le=366 * 24 * 60)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.auth import Principal
-from tierdesk.brands.schemas import SLUG_PATTERN
-from tierdesk.brands.scope import scoped
 from tierdesk.brands.service import resolve_brand
 from tierdesk.kit import business_hours as bh
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
-from tierdesk.kit.input import patch_values, slug_or_id
+from tierdesk.kit.input import SLUG_PATTERN, patch_values, slug_or_id
+from tierdesk.kit.scope import scoped
 from tierdesk.kit.time import utcnow
 from tierdesk.sla import clocks
 from tierdesk.sla.models import BusinessCalendar, SlaPolicy

@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.jobs import outbox
+from tierdesk.kit.actors import SYSTEM_ACTOR
 from tierdesk.kit.time import utcnow
 from tierdesk.sla.models import SlaClock, SlaPolicy
 from tierdesk.tickets.models import Ticket
-from tierdesk.tickets.service import SYSTEM_ACTOR, record_event
+from tierdesk.tickets.service import record_event
 
 BATCH = 500
 

@@ -8,9 +8,8 @@ from tierdesk.brands.service import resolve_brand
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.input import PathId, QueryId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
-from tierdesk.kit.vocabulary import Channel, Department, Priority
+from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
 from tierdesk.tickets import repository, service
-from tierdesk.tickets.models import TicketStatus
 from tierdesk.tickets.repository import TicketFilters
 from tierdesk.tickets.schemas import (
     DispositionCreate,

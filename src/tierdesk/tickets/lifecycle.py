@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tierdesk.kit.errors import InvalidInput
-from tierdesk.tickets.models import TicketStatus as S
+from tierdesk.kit.vocabulary import TicketStatus as S
 
 TRANSITIONS: dict[S, frozenset[S]] = {
     S.NEW: frozenset({S.OPEN, S.PENDING, S.ON_HOLD, S.SOLVED}),

@@ -1,35 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tierdesk.db import Base, BigId, JsonData, UTCDateTime, str_enum
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import Channel, Department, Priority
-
-
-class TicketStatus(StrEnum):
-    NEW = "new"  # nobody has worked it yet
-    OPEN = "open"  # being worked
-    PENDING = "pending"  # waiting on the customer
-    ON_HOLD = "on_hold"  # waiting on a third party (vendor, engineering)
-    SOLVED = "solved"  # answered; reopens if the customer writes again, closes by itself later
-    CLOSED = "closed"  # final: a new message opens a follow-up ticket
-
-
-class MessageDirection(StrEnum):
-    INBOUND = "inbound"  # from the customer
-    OUTBOUND = "outbound"  # a public reply to the customer
-    NOTE = "note"  # internal, agents only
-
-
-class ActorKind(StrEnum):
-    AGENT = "agent"
-    CUSTOMER = "customer"
-    SYSTEM = "system"
+from tierdesk.kit.vocabulary import ActorKind, Channel, Department, MessageDirection, Priority, TicketStatus
 
 
 class DispositionCode(Base):

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.auth import Principal
-from tierdesk.brands.scope import scoped
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
-from tierdesk.kit.vocabulary import Channel, Department, Priority
+from tierdesk.kit.scope import scoped
+from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
 from tierdesk.tickets.lifecycle import THREADABLE
-from tierdesk.tickets.models import DispositionCode, Message, Ticket, TicketEvent, TicketStatus
+from tierdesk.tickets.models import DispositionCode, Message, Ticket, TicketEvent
 
 # A thread reference of this form names a ticket directly (a web form or chat widget that knows its ticket).
 _TICKET_REF = re.compile(r"^ticket:(\d{1,18})$")

@@ -6,8 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierdesk.kit.input import Input, RecordId
-from tierdesk.kit.vocabulary import Channel, Department, Priority
-from tierdesk.tickets.models import ActorKind, MessageDirection, TicketStatus
+from tierdesk.kit.vocabulary import ActorKind, Channel, Department, MessageDirection, Priority, TicketStatus
 
 
 class TicketOut(BaseModel):

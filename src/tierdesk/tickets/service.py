@@ -3,52 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.auth import Principal
-from tierdesk.agents.models import Agent, AgentRole, agent_brands
+from tierdesk.agents.models import Agent, agent_brands
 from tierdesk.brands.service import resolve_brand
 from tierdesk.jobs import wakeup  # noqa: F401 (announces new routable work to the workers on PostgreSQL)
+from tierdesk.kit.actors import CUSTOMER_ACTOR, Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.html import html_from_text, sanitize_html, text_from_html
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import Channel, Department, Priority
-from tierdesk.routing import repository as queues
-from tierdesk.routing.models import Queue
+from tierdesk.kit.vocabulary import AgentRole, Channel, Department, MessageDirection, Priority, TicketStatus
+from tierdesk.queues import repository as queues
+from tierdesk.queues.models import Queue
 from tierdesk.sla import clocks
 from tierdesk.tickets import repository
 from tierdesk.tickets.lifecycle import REOPENED_BY_CUSTOMER, WORKABLE, check_transition
-from tierdesk.tickets.models import (
-    ActorKind,
-    DispositionCode,
-    Message,
-    MessageDirection,
-    Ticket,
-    TicketEvent,
-    TicketStatus,
-)
+from tierdesk.tickets.models import DispositionCode, Message, Ticket, TicketEvent
 from tierdesk.tickets.schemas import DispositionCreate, MessageCreate, TicketUpdate
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who made a change, as the audit trail records it."""
-
-    kind: ActorKind
-    agent_id: int | None = None
-
-    @classmethod
-    def of(cls, principal: Principal) -> Actor:
-        return cls(ActorKind.AGENT, principal.agent_id) if principal.agent_id is not None else SYSTEM_ACTOR
-
-
-SYSTEM_ACTOR = Actor(ActorKind.SYSTEM)
-
-CUSTOMER_ACTOR = Actor(ActorKind.CUSTOMER)
 
 _MESSAGE_EVENT = {
     MessageDirection.INBOUND: "message_received",

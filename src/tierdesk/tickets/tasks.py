@@ -7,10 +7,12 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tierdesk.kit.actors import SYSTEM_ACTOR
 from tierdesk.kit.time import utcnow
+from tierdesk.kit.vocabulary import TicketStatus
 from tierdesk.sla import clocks
-from tierdesk.tickets.models import Ticket, TicketStatus
-from tierdesk.tickets.service import SYSTEM_ACTOR, record_event
+from tierdesk.tickets.models import Ticket
+from tierdesk.tickets.service import record_event
 
 BATCH = 200
 

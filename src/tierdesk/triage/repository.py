@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.kit.time import utcnow
-from tierdesk.tickets.models import ActorKind, Message, MessageDirection, Ticket, TicketEvent, TicketStatus
+from tierdesk.kit.vocabulary import ActorKind, MessageDirection, TicketStatus
+from tierdesk.tickets.models import Message, Ticket, TicketEvent
 
 RETRIAGED = "retriaged"
 HISTORY_DAYS = 30

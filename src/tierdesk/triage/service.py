@@ -9,8 +9,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from tierdesk.kit.actors import SYSTEM_ACTOR
 from tierdesk.kit.vocabulary import Department, Priority
-from tierdesk.routing import repository as queues
+from tierdesk.queues import repository as queues
 from tierdesk.tickets import service as ticket_work
 from tierdesk.triage import repository
 from tierdesk.triage.decision import TriageDecision, TriageInput, Triager
@@ -91,7 +92,7 @@ def record_triage(db: Session, ctx) -> None:
         db,
         ticket,
         "triaged",
-        ticket_work.SYSTEM_ACTOR,
+        SYSTEM_ACTOR,
         after=decision.as_dict(),
         reason=decision.explanation,
     )

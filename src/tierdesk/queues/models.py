@@ -1,27 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tierdesk.db import Base, BigId, UTCDateTime, str_enum
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import Department
-
-
-class QueueKind(StrEnum):
-    STANDARD = "standard"
-    TRIAGE = "triage"  # contacts nobody has triaged yet, or that triage was unsure of: a person decides
-
-
-class RoutingPolicy(StrEnum):
-    """How a queue picks among the eligible agents with room for the ticket."""
-
-    LONGEST_IDLE = "longest_idle"  # the agent who has waited longest since their last assignment
-    LEAST_LOADED = "least_loaded"  # the agent with the smallest share of their capacity in use
-    ROUND_ROBIN = "round_robin"  # each eligible agent in turn
+from tierdesk.kit.vocabulary import Department, QueueKind, RoutingPolicy
 
 
 class Queue(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from tierdesk.agents.auth import Principal
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Forbidden
 
 

@@ -3,13 +3,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from tierdesk.agents.auth import Principal
-from tierdesk.brands.schemas import SLUG_PATTERN
-from tierdesk.brands.scope import scoped
+from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
-from tierdesk.kit.input import slug_or_id
-from tierdesk.kit.vocabulary import Department
-from tierdesk.routing.models import Queue, QueueKind
+from tierdesk.kit.input import SLUG_PATTERN, slug_or_id
+from tierdesk.kit.scope import scoped
+from tierdesk.kit.vocabulary import Department, QueueKind
+from tierdesk.queues.models import Queue
 from tierdesk.tickets.lifecycle import WORKABLE
 from tierdesk.tickets.models import Ticket
 

@@ -1,0 +1,56 @@
+"""Who is asking and who did it: the Principal a service receives, and the Actor the audit trail records.
+
+Shared by every domain, so they live below all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tierdesk.kit.errors import Forbidden
+from tierdesk.kit.vocabulary import ActorKind, AgentRole
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated agent behind a request or a command."""
+
+    agent_id: int | None  # None for the system itself (CLI, worker)
+    role: AgentRole
+    brand_ids: frozenset[int]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is AgentRole.ADMIN
+
+    def sees_brand(self, brand_id: int) -> bool:
+        return self.is_admin or brand_id in self.brand_ids
+
+    def require_role(self, *roles: AgentRole) -> None:
+        if self.role not in roles and not self.is_admin:
+            needed = " or ".join(r.value for r in (AgentRole.ADMIN, *roles) if r)
+            raise Forbidden(f"this needs the role {needed}; you are {self.role.value}")
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden(f"only admins may do this; you are {self.role.value}")
+
+
+SYSTEM = Principal(agent_id=None, role=AgentRole.ADMIN, brand_ids=frozenset())
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change, as the audit trail records it."""
+
+    kind: ActorKind
+    agent_id: int | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(ActorKind.AGENT, principal.agent_id) if principal.agent_id is not None else SYSTEM_ACTOR
+
+
+SYSTEM_ACTOR = Actor(ActorKind.SYSTEM)
+
+CUSTOMER_ACTOR = Actor(ActorKind.CUSTOMER)
