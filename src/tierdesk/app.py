@@ -24,16 +24,16 @@ from tierdesk.customers.api import router as customers_router
 from tierdesk.db import Database, get_database
 from tierdesk.intake.api import router as intake_router
 from tierdesk.intake.pipeline import default_pipeline
-from tierdesk.jobs.worker import Worker, default_jobs
+from tierdesk.jobs.worker import Worker
 from tierdesk.kit.errors import DomainError
 from tierdesk.routing.api import api as queues_router
-from tierdesk.routing.api import ticket_moves
+from tierdesk.routing.api import presence_api, ticket_moves
 from tierdesk.sla.api import router as sla_router
-from tierdesk.sla.api import ticket_sla
 from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
 from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
+from tierdesk.wiring import default_jobs
 
 log = logging.getLogger("tierdesk")
 
@@ -129,8 +129,9 @@ def create_app(
     app.state.intake = default_pipeline(settings.default_phone_region, app.state.triage)
     install_error_handlers(app)
 
-    for router in (intake_router, tickets_router, customers_router, agents_router, queues_router, brands_router,
-                   dispositions_router, triage_router, ticket_moves, ticket_sla, sla_router):
+    for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
+                   brands_router,
+                   dispositions_router, triage_router, ticket_moves, sla_router):
         app.include_router(router, prefix=API_PREFIX)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -124,7 +124,8 @@ def serve(
 @friendly_errors
 def run_worker(once: Annotated[bool, typer.Option(help="one pass over the due work, then exit")] = False):
     """Run the background worker: due work (auto-closing solved tickets, ...) claimed safely beside other workers."""
-    from tierdesk.jobs.worker import Worker, default_jobs
+    from tierdesk.jobs.worker import Worker
+    from tierdesk.wiring import default_jobs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()

@@ -120,6 +120,28 @@ def make_engine(url: str | None = None, *, pool_size: int | None = None) -> Engi
     )
 
 
+# Waking the workers on PostgreSQL: a transaction that makes work (a ticket starts waiting, an agent's capacity frees
+# up, an agent becomes available) calls wake_workers; at commit it sends NOTIFY (dropped on rollback), and idle
+# workers LISTEN on this channel (jobs.wakeup) instead of sleeping out their poll. Polling stays the safety net.
+WAKE_CHANNEL = "tierdesk_work"
+_WAKE = "tierdesk_wake"
+
+
+def wake_workers(session: Session) -> None:
+    """Say that this transaction makes work for the workers (the NOTIFY goes out with its commit)."""
+    session.info[_WAKE] = True
+
+
+def _notify_at_commit(session: Session) -> None:
+    if session.info.pop(_WAKE, False) and session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql(f"SELECT pg_notify('{WAKE_CHANNEL}', '')")
+
+
+def _forget_wake(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WAKE, None)
+
+
 class Database:
     """One engine and its two session factories: read sessions and write sessions (which lock early on SQLite)."""
 
@@ -127,6 +149,9 @@ class Database:
         self.engine = engine
         self.read_sessions = sessionmaker(engine, expire_on_commit=False)
         self.write_sessions = sessionmaker(engine.execution_options(tierdesk_write=True), expire_on_commit=False)
+        for factory in (self.read_sessions, self.write_sessions):
+            event.listen(factory, "before_commit", _notify_at_commit)
+            event.listen(factory, "after_transaction_end", _forget_wake)
         # SQLite has one writer at a time. Jobs and commands of this process queue on a fair lock instead of SQLite's
         # busy handler, which sleeps in growing steps and turns contention into second-long stalls. (Requests queue
         # in the event loop instead: deps.get_db.)

@@ -25,10 +25,10 @@ from tierdesk.sla import clocks as sla_clocks
 from tierdesk.sla.models import SlaClock
 from tierdesk.sla.schemas import CalendarCreate, PolicyCreate
 from tierdesk.sla.service import create_calendar, create_policy
-from tierdesk.sla.tasks import detect_sla_events
 from tierdesk.tickets.models import Ticket
 from tierdesk.tickets.schemas import MessageCreate, TicketUpdate
 from tierdesk.tickets.service import reply, update_ticket
+from tierdesk.tickets.tasks import detect_sla_events
 
 API = "/api/v1"
 

@@ -11,13 +11,14 @@ import sqlalchemy as sa
 from tests.conftest import contact
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.intake.schemas import ContactIn
-from tierdesk.jobs.worker import Job, Worker, default_jobs
+from tierdesk.jobs.worker import Job, Worker
 from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.time import utcnow
 from tierdesk.tickets.models import Ticket, TicketEvent
 from tierdesk.tickets.schemas import TicketUpdate
 from tierdesk.tickets.service import update_ticket
 from tierdesk.tickets.tasks import close_solved_tickets
+from tierdesk.wiring import default_jobs
 
 AFTER = dt.timedelta(hours=96)
 IDLE = {"sla": 0, "route": 0, "overflow": 0, "escalation_rules": 0}  # the other default jobs, with nothing due

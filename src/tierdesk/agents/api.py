@@ -4,21 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from tierdesk.agents import presence, repository, service
+from tierdesk.agents import repository, service
 from tierdesk.agents.schemas import (
     AgentCreate,
     AgentOut,
     AgentUpdate,
-    CapacitySet,
-    PresenceChangeOut,
-    PresenceOut,
-    PresenceSet,
 )
-from tierdesk.deps import AppSettings, CurrentPrincipal, Db
+from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
-from tierdesk.kit.vocabulary import WorkKind
-from tierdesk.routing.router import default_capacity, workload
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 
@@ -54,36 +48,3 @@ def create_agent(data: AgentCreate, db: Db, principal: CurrentPrincipal):
 @router.patch("/{agent_id}", response_model=AgentOut)
 def update_agent(agent_id: PathId, data: AgentUpdate, db: Db, principal: CurrentPrincipal):
     return AgentOut.of(service.update_agent(db, principal, agent_id, data))
-
-
-def _presence(db, settings, agent) -> PresenceOut:
-    defaults = default_capacity(settings)
-    seen = workload(db, agent.id, defaults)
-    return PresenceOut(agent_id=agent.id, status=agent.presence, since=agent.presence_since,
-                       idle_since=agent.idle_since, capacity=seen.capacity if seen else defaults,
-                       load=dict(seen.load) if seen else dict.fromkeys(WorkKind, 0))
-
-
-@router.get("/{agent_id}/presence", response_model=PresenceOut)
-def get_presence(agent_id: PathId, db: Db, principal: CurrentPrincipal, settings: AppSettings):
-    return _presence(db, settings, repository.get_visible(db, principal, agent_id))
-
-
-@router.put("/{agent_id}/presence", response_model=PresenceOut)
-def set_presence(agent_id: PathId, data: PresenceSet, db: Db, principal: CurrentPrincipal, settings: AppSettings):
-    agent = presence.set_presence(db, principal, agent_id, data.status, data.reason)
-    return _presence(db, settings, agent)
-
-
-@router.get("/{agent_id}/presence/history", response_model=list[PresenceChangeOut])
-def presence_history(
-    agent_id: PathId, db: Db, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100
-):
-    return presence.history(db, principal, agent_id, limit)
-
-
-@router.put("/{agent_id}/capacity", response_model=PresenceOut)
-def set_capacity(agent_id: PathId, data: CapacitySet, db: Db, principal: CurrentPrincipal, settings: AppSettings):
-    given = {WorkKind(k): v for k, v in data.model_dump(exclude_none=True).items()}
-    agent = presence.set_capacity(db, principal, agent_id, given)
-    return _presence(db, settings, agent)

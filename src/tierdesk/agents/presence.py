@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository
 from tierdesk.agents.models import Agent, AgentCapacity, PresenceChange
+from tierdesk.db import wake_workers
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Forbidden
 from tierdesk.kit.time import utcnow
@@ -35,6 +36,7 @@ def set_presence(
     agent.presence, agent.presence_since = status, now
     if status is PresenceStatus.AVAILABLE:
         agent.idle_since = now  # waiting for work from now: longest-idle routing counts from here
+        wake_workers(db)
     db.flush()
     return agent
 

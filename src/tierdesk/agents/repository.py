@@ -8,6 +8,7 @@ from tierdesk.agents.models import Agent, ApiToken, agent_brands
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
 from tierdesk.kit.time import utcnow
+from tierdesk.queues.rules import AgentProfile
 
 _WITH_DETAILS = (selectinload(Agent.skills), selectinload(Agent.brands))
 
@@ -70,3 +71,16 @@ def tokens_of(db: Session, agent_id: int | None = None) -> list[ApiToken]:
     if agent_id is not None:
         stmt = stmt.where(ApiToken.agent_id == agent_id)
     return list(db.scalars(stmt))
+
+
+def works_brand(db: Session, agent_id: int, brand_id: int) -> bool:
+    return bool(db.scalar(sa.select(sa.literal(True)).where(
+        agent_brands.c.agent_id == agent_id, agent_brands.c.brand_id == brand_id)))
+
+
+def profile(db: Session, agent_id: int) -> AgentProfile | None:
+    """An active agent's brands, tier and skills, as queue eligibility reads them."""
+    agent = db.scalar(sa.select(Agent).where(Agent.id == agent_id, Agent.is_active.is_(True)).options(*_WITH_DETAILS))
+    if agent is None:
+        return None
+    return AgentProfile(frozenset(b.id for b in agent.brands), agent.tier, {s.skill: s.level for s in agent.skills})

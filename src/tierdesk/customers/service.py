@@ -15,8 +15,7 @@ from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import AgentRole, IdentityKind
-from tierdesk.tickets.models import Message, Ticket, TicketEvent
-from tierdesk.tickets.service import record_event
+from tierdesk.tickets import mutations
 
 
 @dataclass
@@ -77,23 +76,14 @@ def merge(db: Session, principal: Principal, target_id: int, source_id: int) -> 
         if c.merged_into_id is not None:
             raise InvalidInput(f"customer {c.id} was already merged into {c.merged_into_id}", field=field)
 
-    moved_ticket_ids = list(db.scalars(sa.select(Ticket.id).where(Ticket.customer_id == source.id)))
     db.execute(sa.update(CustomerIdentity).where(CustomerIdentity.customer_id == source.id)
                .values(customer_id=target.id))
-    db.execute(sa.update(Ticket).where(Ticket.customer_id == source.id).values(customer_id=target.id))
-    db.execute(sa.update(TicketEvent).where(TicketEvent.customer_id == source.id).values(customer_id=target.id))
-    db.execute(sa.update(Message).where(Message.author_customer_id == source.id)
-               .values(author_customer_id=target.id))
+    mutations.move_to_customer(db, source.id, target.id, Actor.of(principal))
     db.execute(sa.update(Customer).where(Customer.merged_into_id == source.id).values(merged_into_id=target.id))
     source.merged_into_id = target.id
     if target.display_name is None:
         target.display_name = source.display_name
     target.updated_at = utcnow()
-    db.flush()
-    actor = Actor.of(principal)
-    for ticket in db.scalars(sa.select(Ticket).where(Ticket.id.in_(moved_ticket_ids))):
-        record_event(db, ticket, "customer_merged", actor, before={"customer_id": source.id},
-                     after={"customer_id": target.id})
     db.flush()
     db.expire(target, ["identities"])
     return repository.get_visible(db, principal, target.id)

@@ -20,9 +20,11 @@ from tierdesk.customers.models import Customer
 from tierdesk.intake.schemas import ContactIn, ContactResult
 from tierdesk.kit.actors import CUSTOMER_ACTOR, Actor, Principal
 from tierdesk.kit.errors import InvalidInput
+from tierdesk.kit.intents import check_intent, department_of
 from tierdesk.kit.vocabulary import Department, MessageDirection, Priority
 from tierdesk.queues import repository as queues
 from tierdesk.queues.models import Queue
+from tierdesk.tickets import mutations
 from tierdesk.tickets import repository as tickets
 from tierdesk.tickets import service as ticket_work
 from tierdesk.tickets.models import Message, Ticket
@@ -92,6 +94,13 @@ def explicit_destination(db: Session, ctx: IntakeContext) -> None:
             )
         ctx.queue = queue
         ctx.decision_reason = "queue given with the contact"
+    if c.intent:
+        # An intent belongs to one department: it must agree with the department or queue given, and alone it
+        # decides the department (the sender knows what the contact is about).
+        check_intent(c.intent, ctx.department or (ctx.queue.department if ctx.queue else None))
+        if ctx.department is None and ctx.queue is None:
+            ctx.department = department_of(c.intent)
+            ctx.decision_reason = "intent given with the contact"
 
 
 def choose_destination(db: Session, ctx: IntakeContext) -> None:
@@ -105,7 +114,7 @@ def choose_destination(db: Session, ctx: IntakeContext) -> None:
 
 def open_ticket(db: Session, ctx: IntakeContext) -> None:
     subject = (ctx.contact.subject or "").strip() or _subject_from(ctx.body_text)
-    ctx.ticket = ticket_work.open_ticket(
+    ctx.ticket = mutations.open_ticket(
         db,
         brand_id=ctx.brand.id,
         customer_id=ctx.customer.id,
@@ -122,7 +131,7 @@ def open_ticket(db: Session, ctx: IntakeContext) -> None:
 
 def record_message(db: Session, ctx: IntakeContext) -> None:
     c = ctx.contact
-    ctx.message = ticket_work.add_message(
+    ctx.message = mutations.add_message(
         db,
         ctx.ticket,
         direction=MessageDirection.INBOUND,

@@ -6,7 +6,6 @@ job claims its rows with compare-and-set updates (and SKIP LOCKED on PostgreSQL)
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -14,13 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from tierdesk.config import Settings
 from tierdesk.db import Database
-from tierdesk.jobs import outbox, wakeup
-from tierdesk.routing import router
-from tierdesk.routing import tasks as routing
-from tierdesk.sla.tasks import detect_sla_events, sla_due
-from tierdesk.tickets.tasks import close_solved_tickets, solved_tickets_due
+from tierdesk.jobs import wakeup
 
 log = logging.getLogger("tierdesk.worker")
 
@@ -34,32 +28,6 @@ class Job:
     # network).
     work: Callable[[Database], int] | None = None
 
-
-def default_jobs(settings: Settings) -> list[Job]:
-    after = dt.timedelta(hours=settings.auto_close_after_hours)
-    capacity = router.default_capacity(settings)
-    notify = settings.notification_webhook_url is not None
-    urgent_wait = (dt.timedelta(minutes=settings.escalate_urgent_waiting_minutes)
-                   if settings.escalate_urgent_waiting_minutes else None)
-    reopened = settings.escalate_reopened_ts_after
-    sqlite = settings.effective_database_url.startswith("sqlite")
-    jobs = [
-        # On SQLite the look is a full dry run, so waiting tickets whose agents are all busy never take the one
-        # write lock; on PostgreSQL a cheap look, as a pass that finds nothing costs little more than a dry run.
-        Job("route", run=lambda db: routing.route(db, capacity),
-            due=(lambda db: routing.routing_due(db, capacity)) if sqlite else routing.routing_may_be_due),
-        Job("sla", run=lambda db: detect_sla_events(db, notify=notify, on_breach=routing.escalate_after_breach),
-            due=sla_due),
-        Job("overflow", run=routing.overflow, due=routing.overflow_due),
-        Job("escalation_rules", run=lambda db: routing.apply_escalation_rules(db, reopened, urgent_wait),
-            due=lambda db: routing.escalation_rules_due(db, reopened, urgent_wait)),
-        Job("close_solved_tickets", run=lambda db: close_solved_tickets(db, after),
-            due=lambda db: solved_tickets_due(db, after)),
-    ]
-    if notify:
-        send = outbox.webhook_sender(settings.notification_webhook_url, settings.notification_webhook_secret)
-        jobs.append(Job("outbox", work=lambda database: outbox.deliver_due(database, send), due=outbox.due))
-    return jobs
 
 
 class Worker:

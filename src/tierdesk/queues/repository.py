@@ -9,8 +9,6 @@ from tierdesk.kit.input import SLUG_PATTERN, slug_or_id
 from tierdesk.kit.scope import scoped
 from tierdesk.kit.vocabulary import Department, QueueKind
 from tierdesk.queues.models import Queue
-from tierdesk.tickets.lifecycle import WORKABLE
-from tierdesk.tickets.models import Ticket
 
 
 def get_visible(db: Session, principal: Principal, queue_id: int) -> Queue:
@@ -30,20 +28,6 @@ def list_visible(db: Session, principal: Principal, brand_id: int | None = None)
         stmt = stmt.where(Queue.brand_id == brand_id)
     return list(db.scalars(stmt.order_by(Queue.brand_id, Queue.tier, Queue.slug)))
 
-
-def waiting_counts(db: Session, queue_ids: list[int]) -> dict[int, int]:
-    if not queue_ids:
-        return {}
-    rows = db.execute(
-        sa.select(Ticket.queue_id, sa.func.count())
-        .where(
-            Ticket.queue_id.in_(queue_ids),
-            Ticket.status.in_(WORKABLE),
-            Ticket.assignee_id.is_(None),
-        )
-        .group_by(Ticket.queue_id)
-    )
-    return {queue_id: count for queue_id, count in rows}
 
 
 def in_brand(db: Session, brand_id: int, ref: str | int) -> Queue | None:
@@ -78,3 +62,8 @@ def triage_queue(db: Session, brand_id: int) -> Queue:
     if queue is None:  # created with every brand; missing only if someone deleted it by hand
         raise NotFound(f"brand {brand_id} has no triage queue")
     return queue
+
+
+def with_skills(db: Session, queue: Queue) -> Queue:
+    """The queue with its required skills loaded (they load explicitly: lazy="raise")."""
+    return db.scalar(sa.select(Queue).where(Queue.id == queue.id).options(selectinload(Queue.required_skills)))

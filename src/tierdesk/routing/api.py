@@ -1,31 +1,42 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
+from fastapi import APIRouter, Query, status
+
+from tierdesk.agents import presence
+from tierdesk.agents import repository as agents
+from tierdesk.agents.schemas import CapacitySet, PresenceChangeOut, PresenceOut, PresenceSet
 from tierdesk.brands.service import resolve_brand
 from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
+from tierdesk.kit.pagination import MAX_LIMIT
+from tierdesk.kit.vocabulary import WorkKind
 from tierdesk.queues import repository
 from tierdesk.routing import router, service
 from tierdesk.routing.escalation import Move, move_by_request
+from tierdesk.routing.router import default_capacity, workload
 from tierdesk.routing.schemas import QueueAgentOut, QueueCreate, QueueOut, QueueUpdate, TicketMove, WaitingTicketOut
+from tierdesk.tickets import repository as tickets
 from tierdesk.tickets.schemas import TicketOut
 
 api = APIRouter(prefix="/queues", tags=["queues"])
+# An agent's presence and capacity with the load the router counts (the agents domain sits below routing).
+presence_api = APIRouter(prefix="/agents", tags=["agents"])
 
 
 @api.get("", response_model=list[QueueOut])
 def list_queues(db: Db, principal: CurrentPrincipal, brand: str | None = None):
     brand_id = resolve_brand(db, principal, brand).id if brand else None
     queues = repository.list_visible(db, principal, brand_id)
-    waiting = repository.waiting_counts(db, [q.id for q in queues])
+    waiting = tickets.waiting_counts(db, [q.id for q in queues])
     return [QueueOut.of(q, waiting.get(q.id, 0)) for q in queues]
 
 
 @api.get("/{queue_id}", response_model=QueueOut)
 def get_queue(queue_id: PathId, db: Db, principal: CurrentPrincipal):
     queue = repository.get_visible(db, principal, queue_id)
-    return QueueOut.of(queue, repository.waiting_counts(db, [queue.id]).get(queue.id, 0))
+    return QueueOut.of(queue, tickets.waiting_counts(db, [queue.id]).get(queue.id, 0))
 
 
 @api.post("", response_model=QueueOut, status_code=status.HTTP_201_CREATED)
@@ -36,7 +47,7 @@ def create_queue(data: QueueCreate, db: Db, principal: CurrentPrincipal):
 @api.patch("/{queue_id}", response_model=QueueOut)
 def update_queue(queue_id: PathId, data: QueueUpdate, db: Db, principal: CurrentPrincipal):
     queue = service.update_queue(db, principal, queue_id, data)
-    return QueueOut.of(queue, repository.waiting_counts(db, [queue.id]).get(queue.id, 0))
+    return QueueOut.of(queue, tickets.waiting_counts(db, [queue.id]).get(queue.id, 0))
 
 
 @api.get("/{queue_id}/waiting", response_model=list[WaitingTicketOut])
@@ -79,3 +90,36 @@ def de_escalate(ticket_id: PathId, data: TicketMove, db: Db, principal: CurrentP
 def transfer(ticket_id: PathId, data: TicketMove, db: Db, principal: CurrentPrincipal):
     """To a named queue at any tier."""
     return _move(ticket_id, Move.TRANSFER, data, db, principal)
+
+
+def _presence(db, settings, agent) -> PresenceOut:
+    defaults = default_capacity(settings)
+    seen = workload(db, agent.id, defaults)
+    return PresenceOut(agent_id=agent.id, status=agent.presence, since=agent.presence_since,
+                       idle_since=agent.idle_since, capacity=seen.capacity if seen else defaults,
+                       load=dict(seen.load) if seen else dict.fromkeys(WorkKind, 0))
+
+
+@presence_api.get("/{agent_id}/presence", response_model=PresenceOut)
+def get_presence(agent_id: PathId, db: Db, principal: CurrentPrincipal, settings: AppSettings):
+    return _presence(db, settings, agents.get_visible(db, principal, agent_id))
+
+
+@presence_api.put("/{agent_id}/presence", response_model=PresenceOut)
+def set_presence(agent_id: PathId, data: PresenceSet, db: Db, principal: CurrentPrincipal, settings: AppSettings):
+    agent = presence.set_presence(db, principal, agent_id, data.status, data.reason)
+    return _presence(db, settings, agent)
+
+
+@presence_api.get("/{agent_id}/presence/history", response_model=list[PresenceChangeOut])
+def presence_history(
+    agent_id: PathId, db: Db, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100
+):
+    return presence.history(db, principal, agent_id, limit)
+
+
+@presence_api.put("/{agent_id}/capacity", response_model=PresenceOut)
+def set_capacity(agent_id: PathId, data: CapacitySet, db: Db, principal: CurrentPrincipal, settings: AppSettings):
+    given = {WorkKind(k): v for k, v in data.model_dump(exclude_none=True).items()}
+    agent = presence.set_capacity(db, principal, agent_id, given)
+    return _presence(db, settings, agent)

@@ -10,6 +10,7 @@ from rich.table import Table
 from tierdesk.config import get_settings
 from tierdesk.kit.console import friendly_errors, out
 from tierdesk.kit.errors import InvalidInput
+from tierdesk.kit.vocabulary import EventKind
 
 presence_app = typer.Typer(help="Agents' presence and capacity.", no_args_is_help=True)
 queues_app = typer.Typer(help="Queues: routing, waiting tickets, eligible agents.", no_args_is_help=True)
@@ -116,7 +117,8 @@ def presence_capacity(
 def queues_list():
     """Every queue with its routing policy and how many tickets wait in it."""
     from tierdesk.kit.actors import SYSTEM
-    from tierdesk.queues.repository import list_visible, waiting_counts
+    from tierdesk.queues.repository import list_visible
+    from tierdesk.tickets.repository import waiting_counts
 
     with _database().transaction(write=False) as db:
         queues = list_visible(db, SYSTEM)
@@ -208,14 +210,14 @@ QueueRef = Annotated[str | None, typer.Option(help="slug or id of the target que
 @friendly_errors
 def tickets_escalate(ticket_id: int, reason: Reason, summary: Summary = None, queue: QueueRef = None):
     """Escalate a ticket to the next tier (or a named queue above)."""
-    _move(ticket_id, "escalated", reason, summary, queue)
+    _move(ticket_id, EventKind.ESCALATED, reason, summary, queue)
 
 
 @tickets_app.command("de-escalate")
 @friendly_errors
 def tickets_de_escalate(ticket_id: int, reason: Reason, summary: Summary = None, queue: QueueRef = None):
     """Send a ticket back down a tier (or to a named queue below)."""
-    _move(ticket_id, "de_escalated", reason, summary, queue)
+    _move(ticket_id, EventKind.DE_ESCALATED, reason, summary, queue)
 
 
 @tickets_app.command("transfer")
@@ -223,7 +225,7 @@ def tickets_de_escalate(ticket_id: int, reason: Reason, summary: Summary = None,
 def tickets_transfer(ticket_id: int, reason: Reason, queue: Annotated[str, typer.Option(help="slug or id")],
                      summary: Summary = None):
     """Transfer a ticket to a named queue."""
-    _move(ticket_id, "transferred", reason, summary, queue)
+    _move(ticket_id, EventKind.TRANSFERRED, reason, summary, queue)
 
 
 @tickets_app.command("sla")
@@ -231,7 +233,7 @@ def tickets_transfer(ticket_id: int, reason: Reason, queue: Annotated[str, typer
 def tickets_sla(ticket_id: int):
     """A ticket's SLA clocks."""
     from tierdesk.kit.actors import SYSTEM
-    from tierdesk.sla.service import ticket_sla
+    from tierdesk.tickets.service import ticket_sla
 
     with _database().transaction(write=False) as db:
         sla = ticket_sla(db, SYSTEM, ticket_id)

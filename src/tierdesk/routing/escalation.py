@@ -15,22 +15,22 @@ from sqlalchemy.orm import Session
 from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.html import html_from_text
-from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import Department, MessageDirection, QueueKind, TicketStatus
+from tierdesk.kit.vocabulary import Department, EventKind, MessageDirection, QueueKind, TicketStatus
 from tierdesk.queues import repository as queues
 from tierdesk.queues.models import Queue
-from tierdesk.sla import clocks
+from tierdesk.tickets import mutations
 from tierdesk.tickets import repository as tickets
 from tierdesk.tickets.models import Ticket
-from tierdesk.tickets.service import add_message, record_event, sync_routable
 
 TOP_TIER = 3
 
 
 class Move(StrEnum):
-    ESCALATE = "escalated"
-    DE_ESCALATE = "de_escalated"
-    TRANSFER = "transferred"
+    """The three moves, named by the event each records."""
+
+    ESCALATE = EventKind.ESCALATED.value
+    DE_ESCALATE = EventKind.DE_ESCALATED.value
+    TRANSFER = EventKind.TRANSFERRED.value
 
 
 def next_tier_queue(db: Session, brand_id: int, department: Department | None, above: int) -> Queue | None:
@@ -102,24 +102,15 @@ def move_ticket(
     if ticket.status is TicketStatus.CLOSED:
         raise InvalidInput("a closed ticket cannot be moved", field="ticket_id")
     queue = _target(db, ticket, move, queue_ref)
-    now = utcnow()
-    before = {"queue_id": ticket.queue_id, "tier": ticket.tier, "assignee_id": ticket.assignee_id}
-    ticket.queue_id, ticket.tier, ticket.assignee_id = queue.id, queue.tier, None
-    if queue.department is not None and queue.department != ticket.department:
-        ticket.department = queue.department
-        clocks.targets_changed(db, ticket, now)  # the other department's SLA applies from now
-    ticket.updated_at = now
-    after = {"queue_id": queue.id, "tier": queue.tier, "assignee_id": None}
-    if summary:
-        after["summary"] = summary
     note = None
     if summary:
         text = f"{move.value.replace('_', '-').capitalize()} to {queue.name} (tier {queue.tier}): {reason}\n\n" \
                f"What was tried:\n{summary}"
-        note = add_message(db, ticket, direction=MessageDirection.NOTE, channel=ticket.channel, body_text=text,
-                           body_html=html_from_text(text), actor=actor, author_agent_id=actor.agent_id)
-    record_event(db, ticket, move.value, actor, before=before, after=after, reason=reason, message=note, at=now)
-    sync_routable(ticket, now, requeued=True)
+        note = mutations.add_message(db, ticket, direction=MessageDirection.NOTE, channel=ticket.channel,
+                                     body_text=text, body_html=html_from_text(text), actor=actor,
+                                     author_agent_id=actor.agent_id)
+    mutations.move_to_queue(db, ticket, queue, actor, reason=reason, kind=EventKind(move.value), unassign=True,
+                            note=note, detail={"summary": summary} if summary else None)
     db.flush()
     return ticket
 

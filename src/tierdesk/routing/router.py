@@ -23,24 +23,22 @@ from sqlalchemy.orm import Session, selectinload
 
 from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, agent_brands
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import ActorKind, Channel, PresenceStatus, Priority, RoutingPolicy, TicketStatus, WorkKind
-from tierdesk.queues.models import Queue
-from tierdesk.tickets.lifecycle import WORKABLE
-from tierdesk.tickets.models import Ticket, TicketEvent
-
-WORK_KIND = {
-    Channel.PHONE: WorkKind.PHONE,
-    Channel.CHAT: WorkKind.CHAT,
-    Channel.EMAIL: WorkKind.EMAIL,
-    Channel.WEB: WorkKind.EMAIL,
-    Channel.API: WorkKind.EMAIL,
-}
-CHANNELS_OF = {kind: [c for c, k in WORK_KIND.items() if k is kind] for kind in WorkKind}
-PRIORITY_RANK = sa.case(
-    {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.NORMAL.value: 2, Priority.LOW.value: 3},
-    value=Ticket.priority,
-    else_=4,
+from tierdesk.kit.vocabulary import (
+    CHANNELS_OF,
+    WORK_KIND,
+    PresenceStatus,
+    Priority,
+    RoutingPolicy,
+    TicketStatus,
+    WorkKind,
 )
+from tierdesk.queues.models import Queue
+from tierdesk.queues.rules import QueueRule
+from tierdesk.tickets import mutations
+from tierdesk.tickets.lifecycle import WORKABLE
+from tierdesk.tickets.models import Ticket
+
+PRIORITY_RANK = sa.case({p.value: p.rank for p in Priority}, value=Ticket.priority, else_=len(Priority))
 
 
 @dataclass
@@ -61,30 +59,6 @@ class Candidate:
     def load_share(self) -> float:
         total = sum(self.capacity.values())
         return sum(self.load.values()) / total if total else 1.0
-
-
-@dataclass
-class QueueRule:
-    id: int
-    slug: str
-    brand_id: int
-    tier: int
-    policy: RoutingPolicy
-    round_robin_last: int | None
-    required: dict[str, int]
-
-    @classmethod
-    def of(cls, queue: Queue) -> QueueRule:
-        """From a queue loaded with its required skills."""
-        return cls(queue.id, queue.slug, queue.brand_id, queue.tier, queue.routing_policy,
-                   queue.round_robin_last_agent_id, {s.skill: s.min_level for s in queue.required_skills})
-
-    def accepts(self, agent: Candidate) -> bool:
-        return (
-            self.brand_id in agent.brand_ids
-            and agent.tier >= self.tier
-            and all(agent.skills.get(skill, 0) >= level for skill, level in self.required.items())
-        )
 
 
 @dataclass
@@ -180,13 +154,12 @@ def _pick(rule: QueueRule, eligible: list[Candidate]) -> Candidate:
     return min(eligible, key=lambda a: (a.idle_since, a.id))  # longest idle
 
 
-_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 _NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def _urgency(t) -> tuple:
     """The serving order of PRIORITY_RANK's query, for tickets fetched queue by queue."""
-    return (_RANK[t.priority], t.sla_due_at is None, t.sla_due_at or _NEVER, t.routable_since, t.id)
+    return (t.priority.rank, t.sla_due_at is None, t.sla_due_at or _NEVER, t.routable_since, t.id)
 
 
 def route_waiting(
@@ -255,39 +228,18 @@ def route_waiting(
 
 def _write(db: Session, made: list[Assignment], opened: set[int], rules: dict[int, QueueRule],
            now: dt.datetime) -> None:
-    """Apply a pass's assignments: one compare-and-set statement run for every ticket (still unassigned and waiting),
-    then the events and the agents' idle times in bulk."""
-    tickets = Ticket.__table__
-    cas = (
-        sa.update(tickets)
-        .where(tickets.c.id == sa.bindparam("ticket"), tickets.c.assignee_id.is_(None),
-               tickets.c.routable_since.is_not(None))
-        .values(assignee_id=sa.bindparam("agent"), routable_since=None, updated_at=now,
-                status=sa.case((tickets.c.status == TicketStatus.NEW.value, TicketStatus.OPEN.value),
-                               else_=tickets.c.status))
-    )
-    db.execute(cas, [{"ticket": a.ticket_id, "agent": a.agent_id} for a in made])
-    # what the compare-and-set let through (all of it, as the rows are locked, but never assume)
-    held = {r.id: r for r in db.execute(sa.select(Ticket.id, Ticket.assignee_id, Ticket.customer_id).where(
-        Ticket.id.in_([a.ticket_id for a in made])))}
-    applied = [a for a in made if held[a.ticket_id].assignee_id == a.agent_id]
+    """Apply a pass's assignments through the tickets domain's bulk form (one compare-and-set statement for every
+    ticket, events in bulk), then the agents' idle times and the round-robin places."""
+    routed = [
+        mutations.RoutedAssignment(
+            a.ticket_id, a.agent_id, rules[a.queue_id].brand_id, a.queue_id, a.waited_seconds,
+            f"routed from queue '{rules[a.queue_id].slug}' ({rules[a.queue_id].policy.value.replace('_', ' ')})",
+            was_new=a.ticket_id in opened)
+        for a in made
+    ]
+    applied = mutations.assign_routed(db, routed, now)
     if not applied:
         return
-    owners = {a.ticket_id: held[a.ticket_id].customer_id for a in applied}
-    brands = {a.ticket_id: rules[a.queue_id].brand_id for a in applied}
-    events = []
-    for a in applied:
-        base = {"ticket_id": a.ticket_id, "brand_id": brands[a.ticket_id], "customer_id": owners[a.ticket_id],
-                "actor_kind": ActorKind.SYSTEM, "actor_agent_id": None, "message_id": None, "created_at": now}
-        rule = rules[a.queue_id]
-        events.append({**base, "kind": "assignee_changed", "before": {"assignee_id": None},
-                       "after": {"assignee_id": a.agent_id, "queue_id": a.queue_id,
-                                 "waited_seconds": round(a.waited_seconds, 3)},
-                       "reason": f"routed from queue '{rule.slug}' ({rule.policy.value.replace('_', ' ')})"})
-        if a.ticket_id in opened:
-            events.append({**base, "kind": "status_changed", "before": {"status": "new"},
-                           "after": {"status": "open"}, "reason": "assigned"})
-    db.execute(sa.insert(TicketEvent), events)
     assigned_agents = sorted({a.agent_id for a in applied})
     db.execute(sa.update(Agent).where(Agent.id.in_(assigned_agents)).values(idle_since=now)
                .execution_options(synchronize_session=False))

@@ -11,9 +11,10 @@ from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import PresenceStatus, QueueKind, WorkKind
+from tierdesk.kit.vocabulary import WORK_KIND, PresenceStatus, QueueKind, WorkKind
 from tierdesk.queues import repository
 from tierdesk.queues.models import Queue, QueueSkill
+from tierdesk.queues.rules import QueueRule
 from tierdesk.routing import router
 from tierdesk.routing.schemas import QueueCreate, QueueUpdate, RequiredSkill, WaitingTicketOut
 from tierdesk.tickets.models import Ticket
@@ -101,14 +102,14 @@ def waiting_tickets(
     ).all()
     if not rows:
         return []
-    rule = router.QueueRule.of(queue) if queue.is_active else None
+    rule = QueueRule.of(queue) if queue.is_active else None
     team = eligible_agents(db, queue, defaults)
     now = utcnow()
     return [
         WaitingTicketOut(
             ticket_id=r.id, subject=r.subject, priority=r.priority, channel=r.channel,
             waiting_since=r.routable_since, waited_seconds=round((now - r.routable_since).total_seconds(), 3),
-            sla_due_at=r.sla_due_at, reason=wait_reason(queue, rule, team, router.WORK_KIND[r.channel]),
+            sla_due_at=r.sla_due_at, reason=wait_reason(queue, rule, team, WORK_KIND[r.channel]),
         )
         for r in rows
     ]
@@ -117,7 +118,7 @@ def waiting_tickets(
 def eligible_agents(db: Session, queue: Queue, defaults: dict[WorkKind, int]) -> list[tuple[Agent, router.Candidate]]:
     """Every active agent who could take this queue's work (brand, tier, skills), whatever their presence,
     longest idle first."""
-    rule = router.QueueRule.of(queue)
+    rule = QueueRule.of(queue)
     team = router.brand_team(db, queue.brand_id, defaults)
     fit = sorted((c for c in team.values() if rule.accepts(c)), key=lambda c: (c.idle_since, c.id))
     agents = {a.id: a for a in db.scalars(sa.select(Agent).where(Agent.id.in_([c.id for c in fit])))}
@@ -125,7 +126,7 @@ def eligible_agents(db: Session, queue: Queue, defaults: dict[WorkKind, int]) ->
 
 
 def wait_reason(
-    queue: Queue, rule: router.QueueRule | None, team: list[tuple[Agent, router.Candidate]], kind: WorkKind
+    queue: Queue, rule: QueueRule | None, team: list[tuple[Agent, router.Candidate]], kind: WorkKind
 ) -> str:
     if rule is None:
         return f"queue '{queue.slug}' is inactive: nobody is routed from it"

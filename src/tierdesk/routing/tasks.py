@@ -14,10 +14,9 @@ from tierdesk.kit.vocabulary import Department, PresenceStatus, Priority, Ticket
 from tierdesk.queues.models import Queue
 from tierdesk.routing import router
 from tierdesk.routing.escalation import TOP_TIER, Move, move_ticket, next_tier_queue
-from tierdesk.sla import clocks
 from tierdesk.sla.models import SlaClock, SlaPolicy
+from tierdesk.tickets import mutations
 from tierdesk.tickets.models import Ticket
-from tierdesk.tickets.service import record_event, sync_routable
 
 BATCH = 200
 
@@ -78,17 +77,8 @@ def overflow(db: Session) -> int:
         if ticket.routable_since is None or ticket.assignee_id is not None or ticket.queue_id == target_id:
             continue
         source = db.get(Queue, ticket.queue_id)
-        before = {"queue_id": ticket.queue_id, "tier": ticket.tier}
-        ticket.queue_id, ticket.tier = target.id, target.tier
-        ticket.updated_at = now
-        if target.department is not None and target.department != ticket.department:
-            before["department"] = ticket.department
-            ticket.department = target.department
-            clocks.targets_changed(db, ticket, now)  # the other department's SLA applies from now
-        record_event(db, ticket, "queue_changed", SYSTEM_ACTOR, before=before,
-                     after={"queue_id": target.id, "tier": target.tier, "department": ticket.department},
-                     reason=f"overflow: waited more than {after} s in queue '{source.slug}'", at=now)
-        sync_routable(ticket, now, requeued=True)
+        mutations.move_to_queue(db, ticket, target, SYSTEM_ACTOR,
+                                reason=f"overflow: waited more than {after} s in queue '{source.slug}'")
         moved += 1
     db.flush()
     return moved

@@ -5,7 +5,7 @@ from fastapi import APIRouter, status
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
 from tierdesk.sla import service
-from tierdesk.sla.schemas import CalendarCreate, CalendarOut, PolicyCreate, PolicyOut, PolicyUpdate, TicketSlaOut
+from tierdesk.sla.schemas import CalendarCreate, CalendarOut, PolicyCreate, PolicyOut, PolicyUpdate
 
 router = APIRouter(prefix="/sla", tags=["sla"])
 
@@ -39,11 +39,3 @@ def get_policy(policy_id: PathId, db: Db, principal: CurrentPrincipal):
 def update_policy(policy_id: PathId, data: PolicyUpdate, db: Db, principal: CurrentPrincipal):
     return service.update_policy(db, principal, policy_id, data)
 
-
-ticket_sla = APIRouter(prefix="/tickets", tags=["tickets"])
-
-
-@ticket_sla.get("/{ticket_id}/sla", response_model=TicketSlaOut)
-def get_ticket_sla(ticket_id: PathId, db: Db, principal: CurrentPrincipal):
-    """The ticket's SLA clocks: target, business time used, due time, and whether each is met, paused or breached."""
-    return service.ticket_sla(db, principal, ticket_id)

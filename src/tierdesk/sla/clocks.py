@@ -10,16 +10,29 @@ policy's calendar (kit.business_hours); its due and warning instants are stored 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.kit import business_hours as bh
-from tierdesk.kit.vocabulary import SlaMetric, TicketStatus
+from tierdesk.kit.vocabulary import Department, Priority, SlaMetric, TicketStatus
 from tierdesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy
-from tierdesk.tickets.models import Ticket
 
 PAUSED_STATUSES = frozenset({TicketStatus.PENDING, TicketStatus.ON_HOLD})
+
+
+class ClockedTicket(Protocol):
+    """What the clocks read and write of a ticket (the tickets domain, above this one, passes its Ticket)."""
+
+    id: int | None
+    brand_id: int
+    department: Department | None
+    priority: Priority
+    status: TicketStatus
+    first_response_at: dt.datetime | None
+    sla_due_at: dt.datetime | None
+
 _TARGET_FIELD = {
     SlaMetric.FIRST_RESPONSE: "first_response_minutes",
     SlaMetric.NEXT_RESPONSE: "next_response_minutes",
@@ -54,7 +67,7 @@ def _parsed(timezone: str, weekly: tuple, holidays: tuple) -> bh.BusinessCalenda
     return cal
 
 
-def policy_for(db: Session, ticket: Ticket) -> SlaPolicy | None:
+def policy_for(db: Session, ticket: ClockedTicket) -> SlaPolicy | None:
     """The brand's most specific active policy for the ticket: department and priority, then either, then neither."""
     candidates = db.scalars(
         sa.select(SlaPolicy).where(
@@ -91,7 +104,9 @@ def _schedule(db: Session, clock: SlaClock, policy: SlaPolicy, now: dt.datetime)
         clock.warn_at = bh.add_business_time(cal, now, max(left - warn, dt.timedelta(0)))
 
 
-def _start(db: Session, ticket: Ticket, policy: SlaPolicy, metric: SlaMetric, now: dt.datetime) -> SlaClock | None:
+def _start(
+    db: Session, ticket: ClockedTicket, policy: SlaPolicy, metric: SlaMetric, now: dt.datetime
+) -> SlaClock | None:
     target = _target_seconds(policy, metric)
     if target is None:
         return None
@@ -127,7 +142,7 @@ def _stop(db: Session, clock: SlaClock, now: dt.datetime) -> None:
     clock.due_at = clock.due_at if clock.breached_at else None
 
 
-def clocks_of(db: Session, ticket: Ticket, *, live_only: bool = True) -> list[SlaClock]:
+def clocks_of(db: Session, ticket: ClockedTicket, *, live_only: bool = True) -> list[SlaClock]:
     if ticket.id is None:
         return [c for c in db.new if isinstance(c, SlaClock) and c.ticket is ticket]
     stmt = sa.select(SlaClock).where(SlaClock.ticket_id == ticket.id)
@@ -136,13 +151,13 @@ def clocks_of(db: Session, ticket: Ticket, *, live_only: bool = True) -> list[Sl
     return list(db.scalars(stmt.order_by(SlaClock.id)))
 
 
-def _refresh_ticket_due(ticket: Ticket, clocks: list[SlaClock]) -> None:
+def _refresh_ticket_due(ticket: ClockedTicket, clocks: list[SlaClock]) -> None:
     dues = [c.due_at for c in clocks if c.due_at is not None and c.stopped_at is None]
     ticket.sla_due_at = min(dues) if dues else None
 
 
 # -- hooks the tickets service calls ----------------------------------------------------------------------------
-def ticket_opened(db: Session, ticket: Ticket, now: dt.datetime) -> None:
+def ticket_opened(db: Session, ticket: ClockedTicket, now: dt.datetime) -> None:
     policy = policy_for(db, ticket)
     if policy is None:
         return
@@ -151,7 +166,7 @@ def ticket_opened(db: Session, ticket: Ticket, now: dt.datetime) -> None:
     _refresh_ticket_due(ticket, clocks)
 
 
-def customer_wrote(db: Session, ticket: Ticket, now: dt.datetime) -> None:
+def customer_wrote(db: Session, ticket: ClockedTicket, now: dt.datetime) -> None:
     """Once the first reply is given, a customer's message starts a next-response clock (unless one runs)."""
     clocks = clocks_of(db, ticket)
     if ticket.first_response_at is not None and not any(c.metric is SlaMetric.NEXT_RESPONSE for c in clocks):
@@ -162,7 +177,7 @@ def customer_wrote(db: Session, ticket: Ticket, now: dt.datetime) -> None:
     _refresh_ticket_due(ticket, clocks)
 
 
-def agent_replied(db: Session, ticket: Ticket, now: dt.datetime) -> None:
+def agent_replied(db: Session, ticket: ClockedTicket, now: dt.datetime) -> None:
     """A public reply meets the first- and next-response clocks."""
     clocks = clocks_of(db, ticket)
     for c in clocks:
@@ -171,7 +186,7 @@ def agent_replied(db: Session, ticket: Ticket, now: dt.datetime) -> None:
     _refresh_ticket_due(ticket, clocks)
 
 
-def status_changed(db: Session, ticket: Ticket, now: dt.datetime) -> None:
+def status_changed(db: Session, ticket: ClockedTicket, now: dt.datetime) -> None:
     """The ticket's new status moves its clocks: closed stops them all; pending, on hold and solved pause
     resolution (a reopen resumes it: full resolution time), and solved also stops the response clocks, as a solved
     ticket owes the customer no reply; back to new or open resumes resolution."""
@@ -188,7 +203,7 @@ def status_changed(db: Session, ticket: Ticket, now: dt.datetime) -> None:
     _refresh_ticket_due(ticket, clocks)
 
 
-def targets_changed(db: Session, ticket: Ticket, now: dt.datetime) -> None:
+def targets_changed(db: Session, ticket: ClockedTicket, now: dt.datetime) -> None:
     """Priority or department changed: live clocks take the targets of the policy that now applies."""
     policy = policy_for(db, ticket)
     clocks = clocks_of(db, ticket)

@@ -9,6 +9,7 @@ from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.input import PathId, QueryId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
 from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
+from tierdesk.sla.schemas import TicketSlaOut
 from tierdesk.tickets import repository, service
 from tierdesk.tickets.repository import TicketFilters
 from tierdesk.tickets.schemas import (
@@ -89,6 +90,12 @@ def list_messages(ticket_id: PathId, db: Db, principal: CurrentPrincipal, cursor
 def add_message(ticket_id: PathId, data: MessageCreate, db: Db, principal: CurrentPrincipal):
     """An agent's public reply (`outbound`) or internal note (`note`)."""
     return service.reply(db, principal, ticket_id, data)
+
+
+@router.get("/{ticket_id}/sla", response_model=TicketSlaOut)
+def get_ticket_sla(ticket_id: PathId, db: Db, principal: CurrentPrincipal):
+    """The ticket's SLA clocks: target, business time used, due time, and whether each is met, paused or breached."""
+    return service.ticket_sla(db, principal, ticket_id)
 
 
 @router.get("/{ticket_id}/timeline", response_model=Page[EventOut])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
 from tierdesk.kit.scope import scoped
 from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
-from tierdesk.tickets.lifecycle import THREADABLE
+from tierdesk.tickets.lifecycle import THREADABLE, WORKABLE
 from tierdesk.tickets.models import DispositionCode, Message, Ticket, TicketEvent
 
 # A thread reference of this form names a ticket directly (a web form or chat widget that knows its ticket).
@@ -133,3 +134,38 @@ def dispositions_visible(db: Session, principal: Principal, brand_id: int | None
     if brand_id is not None:
         stmt = stmt.where(DispositionCode.brand_id == brand_id)
     return list(db.scalars(stmt.order_by(DispositionCode.brand_id, DispositionCode.code)))
+
+
+# -- the worker's claims ------------------------------------------------------------------------------------------
+def lock_if_free(db: Session, ticket_id: int) -> Ticket | None:
+    """The ticket, locked, unless another transaction holds it (then None: the job looks again next pass)."""
+    return db.scalar(sa.select(Ticket).where(Ticket.id == ticket_id).with_for_update(skip_locked=True)
+                     .execution_options(populate_existing=True))
+
+
+def any_solved_before(db: Session, cutoff: dt.datetime) -> bool:
+    return bool(db.scalar(sa.select(sa.exists().where(Ticket.status == TicketStatus.SOLVED,
+                                                      Ticket.solved_at <= cutoff))))
+
+
+def claim_solved_before(db: Session, cutoff: dt.datetime, limit: int) -> list[Ticket]:
+    """Tickets solved before `cutoff`, oldest first, locked (SKIP LOCKED: another worker's are left to it)."""
+    return list(db.scalars(
+        sa.select(Ticket).where(Ticket.status == TicketStatus.SOLVED, Ticket.solved_at <= cutoff)
+        .order_by(Ticket.solved_at).limit(limit).with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)))
+
+
+def waiting_counts(db: Session, queue_ids: list[int]) -> dict[int, int]:
+    if not queue_ids:
+        return {}
+    rows = db.execute(
+        sa.select(Ticket.queue_id, sa.func.count())
+        .where(
+            Ticket.queue_id.in_(queue_ids),
+            Ticket.status.in_(WORKABLE),
+            Ticket.assignee_id.is_(None),
+        )
+        .group_by(Ticket.queue_id)
+    )
+    return {queue_id: count for queue_id, count in rows}

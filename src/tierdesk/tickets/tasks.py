@@ -1,59 +1,96 @@
-"""Worker jobs of the tickets domain."""
+"""Worker jobs of the tickets domain: closing solved tickets, and recording SLA warnings and breaches.
+
+Both are safe with any number of workers: a ticket row is claimed with SKIP LOCKED (on PostgreSQL) and the change
+re-checks what made it due, so it happens exactly once. The SLA watch polls every few hundred milliseconds with an
+indexed look at the earliest due instant, so a breach is recorded within about a second of its due time.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tierdesk.jobs import outbox
 from tierdesk.kit.actors import SYSTEM_ACTOR
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import TicketStatus
-from tierdesk.sla import clocks
+from tierdesk.kit.vocabulary import EventKind, TicketStatus
+from tierdesk.sla import repository as sla
+from tierdesk.sla.models import SlaClock, SlaPolicy
+from tierdesk.tickets import mutations, repository
 from tierdesk.tickets.models import Ticket
-from tierdesk.tickets.service import record_event
 
 BATCH = 200
+SLA_BATCH = 500
 
-
-def _solved_before(cutoff: dt.datetime):
-    return (Ticket.status == TicketStatus.SOLVED, Ticket.solved_at <= cutoff)
+# (db, ticket, clock, policy) -> None: what a breach sets off besides its event (escalation, if the policy says so)
+BreachFollowUp = Callable[[Session, Ticket, SlaClock, SlaPolicy], None]
 
 
 def solved_tickets_due(db: Session, after: dt.timedelta) -> bool:
     """A cheap read first, so an idle worker never takes SQLite's write lock."""
-    return db.scalar(sa.select(sa.exists().where(*_solved_before(utcnow() - after)))) or False
+    return repository.any_solved_before(db, utcnow() - after)
 
 
 def close_solved_tickets(db: Session, after: dt.timedelta) -> int:
-    """Close tickets solved longer than `after` ago. Safe with any number of workers: rows are claimed with
-    SKIP LOCKED on PostgreSQL and each is moved by a compare-and-set update, so a ticket is closed (and its event
-    written) exactly once."""
+    """Close tickets solved longer than `after` ago, each through change_status (its event and SLA hook)."""
     now = utcnow()
-    due = (
-        sa.select(Ticket.id)
-        .where(*_solved_before(now - after))
-        .order_by(Ticket.solved_at)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True)
-    )
     closed = 0
-    for ticket_id in db.scalars(due).all():
-        moved = db.execute(
-            sa.update(Ticket)
-            .where(Ticket.id == ticket_id, Ticket.status == TicketStatus.SOLVED)
-            .values(status=TicketStatus.CLOSED, closed_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount == 1:
-            ticket = db.get(Ticket, ticket_id, populate_existing=True)
-            record_event(
-                db, ticket, "status_changed", SYSTEM_ACTOR,
-                before={"status": TicketStatus.SOLVED}, after={"status": TicketStatus.CLOSED},
-                reason=f"solved for more than {after.total_seconds() / 3600:g} hours", at=now,
-            )
-            clocks.status_changed(db, ticket, now)
+    for ticket in repository.claim_solved_before(db, now - after, BATCH):
+        if ticket.status is TicketStatus.SOLVED:  # re-read under the lock: reopened meanwhile stays open
+            mutations.change_status(db, ticket, TicketStatus.CLOSED, SYSTEM_ACTOR,
+                                    f"solved for more than {after.total_seconds() / 3600:g} hours", at=now)
             closed += 1
     db.flush()
     return closed
+
+
+def sla_due(db: Session) -> bool:
+    return sla.anything_due(db, utcnow())
+
+
+def _notify(db: Session, topic: str, ticket: Ticket, clock: SlaClock, at: dt.datetime) -> None:
+    outbox.enqueue(db, topic, {
+        "ticket_id": ticket.id, "brand_id": ticket.brand_id, "metric": clock.metric.value,
+        "due_at": clock.due_at.isoformat() if clock.due_at else None, "detected_at": at.isoformat(),
+        "assignee_id": ticket.assignee_id, "queue_id": ticket.queue_id, "priority": ticket.priority.value,
+    })
+
+
+def detect_sla_events(db: Session, *, notify: bool, on_breach: BreachFollowUp | None = None) -> int:
+    """Record due warnings and breaches, each exactly once with any number of workers.
+
+    Locks are taken in the order the tickets service takes them, ticket before clock, so a worker and an agent
+    changing the same ticket never deadlock: the ticket row is locked with SKIP LOCKED (a ticket being changed right
+    now is looked at again on the next pass), then the clock is marked by a compare-and-set update that re-checks it
+    is still due (the change may have stopped or paused it)."""
+    now = utcnow()
+    done = 0
+    for alarm in (sla.Alarm.BREACH, sla.Alarm.WARNING):
+        for clock_id, ticket_id in sla.due(db, alarm, now, SLA_BATCH):
+            ticket = repository.lock_if_free(db, ticket_id)
+            if ticket is None:
+                continue
+            clock = sla.mark(db, clock_id, alarm, now)
+            if clock is None:
+                continue
+            due_at = clock.due_at if alarm is sla.Alarm.BREACH else clock.warn_at
+            kind = EventKind.SLA_BREACH if alarm is sla.Alarm.BREACH else EventKind.SLA_WARNING
+            mutations.record_event(
+                db, ticket, kind, SYSTEM_ACTOR,
+                after={"metric": clock.metric.value, "due_at": clock.due_at.isoformat(), "detected_at": now.isoformat(),
+                       "detected_after_seconds": round((now - due_at).total_seconds(), 3)},
+                reason=f"{clock.metric.value.replace('_', ' ')} "
+                       + ("target missed" if alarm is sla.Alarm.BREACH else "due soon"),
+                at=now,
+            )
+            if notify:
+                _notify(db, f"sla.{alarm.value}", ticket, clock, now)
+            if alarm is sla.Alarm.BREACH and on_breach is not None:
+                policy = db.get(SlaPolicy, clock.policy_id)
+                if policy is not None and policy.escalate_on_breach:
+                    on_breach(db, ticket, clock, policy)
+            done += 1
+    db.flush()
+    return done

@@ -8,10 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import ActorKind, MessageDirection, TicketStatus
+from tierdesk.kit.vocabulary import ActorKind, EventKind, MessageDirection, TicketStatus
 from tierdesk.tickets.models import Message, Ticket, TicketEvent
 
-RETRIAGED = "retriaged"
 HISTORY_DAYS = 30
 
 
@@ -27,9 +26,9 @@ def training_tickets(db: Session) -> list[tuple[int, str, str, str, str | None, 
         .group_by(Message.ticket_id)
         .subquery()
     )
-    corrected = sa.exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == RETRIAGED)
+    corrected = sa.exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == EventKind.RETRIAGED)
 
-    def set_by_agent(kind: str):
+    def set_by_agent(kind: EventKind):
         return sa.exists().where(
             TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == kind, TicketEvent.actor_kind == ActorKind.AGENT
         )
@@ -37,7 +36,8 @@ def training_tickets(db: Session) -> list[tuple[int, str, str, str, str | None, 
     rows = db.execute(
         sa.select(
             Ticket.id, Ticket.subject, Message.body_text, Ticket.department, Ticket.intent, Ticket.priority,
-            corrected.label("corrected"), set_by_agent("intent_changed"), set_by_agent("priority_changed"),
+            corrected.label("corrected"), set_by_agent(EventKind.INTENT_CHANGED),
+            set_by_agent(EventKind.PRIORITY_CHANGED),
         )
         .join(first_message, first_message.c.ticket_id == Ticket.id)
         .join(Message, Message.id == first_message.c.message_id)

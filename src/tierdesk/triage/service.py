@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from tierdesk.kit.actors import SYSTEM_ACTOR
-from tierdesk.kit.vocabulary import Department, Priority
+from tierdesk.kit.vocabulary import Department, EventKind, Priority
 from tierdesk.queues import repository as queues
-from tierdesk.tickets import service as ticket_work
+from tierdesk.tickets import mutations
 from tierdesk.triage import repository
 from tierdesk.triage.decision import TriageDecision, TriageInput, Triager
 
@@ -88,10 +88,10 @@ def record_triage(db: Session, ctx) -> None:
     ticket.language = decision.language
     ticket.sentiment = decision.sentiment
     ticket.triage_confidence = decision.confidence
-    ticket_work.record_event(
+    mutations.record_event(
         db,
         ticket,
-        "triaged",
+        EventKind.TRIAGED,
         SYSTEM_ACTOR,
         after=decision.as_dict(),
         reason=decision.explanation,
