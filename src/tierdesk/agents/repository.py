@@ -84,3 +84,7 @@ def profile(db: Session, agent_id: int) -> AgentProfile | None:
     if agent is None:
         return None
     return AgentProfile(frozenset(b.id for b in agent.brands), agent.tier, {s.skill: s.level for s in agent.skills})
+
+
+def by_ids(db: Session, agent_ids: list[int]) -> dict[int, Agent]:
+    return {a.id: a for a in db.scalars(sa.select(Agent).where(Agent.id.in_(agent_ids)))}

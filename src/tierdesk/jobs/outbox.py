@@ -18,10 +18,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.db import Database
+from tierdesk.jobs import repository
 from tierdesk.jobs.models import OutboxMessage
 from tierdesk.kit.time import utcnow
 
@@ -44,39 +44,14 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def due(db: Session) -> bool:
-    return bool(db.scalar(sa.select(sa.exists().where(*_pending(), OutboxMessage.next_attempt_at <= utcnow()))))
-
-
-def _pending():
-    return (OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
-
-
-def _claim(db: Session, now: dt.datetime) -> list[OutboxMessage]:
-    rows = db.scalars(
-        sa.select(OutboxMessage)
-        .where(*_pending(), OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True)
-    ).all()
-    claimed = []
-    for row in rows:
-        moved = db.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id == row.id, OutboxMessage.next_attempt_at == row.next_attempt_at, *_pending())
-            .values(next_attempt_at=now + CLAIM_FOR, attempts=OutboxMessage.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount == 1:
-            claimed.append(row)
-    return claimed
+    return repository.any_due(db, utcnow())
 
 
 def deliver_due(database: Database, send: Callable[[OutboxMessage], None]) -> int:
     """One round: claim, send outside the transaction, record. Returns how many were delivered."""
     now = utcnow()
     with database.transaction() as db:
-        claimed = [(m.id, m.topic, m.payload, m.attempts + 1) for m in _claim(db, now)]
+        claimed = [(m.id, m.topic, m.payload, m.attempts + 1) for m in repository.claim(db, now, BATCH, CLAIM_FOR)]
     outcomes = []
     for message_id, topic, payload, attempts in claimed:
         try:
@@ -96,7 +71,7 @@ def deliver_due(database: Database, send: Callable[[OutboxMessage], None]) -> in
                 log.warning("outbox message %s failed for good after %s attempts: %s", message_id, attempts, error)
             else:
                 values = {"next_attempt_at": done + backoff(attempts), "last_error": error}
-            db.execute(sa.update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+            repository.record_outcome(db, message_id, values)
     return sum(1 for _, _, error in outcomes if error is None)
 
 

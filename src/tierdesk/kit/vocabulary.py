@@ -105,6 +105,10 @@ class SlaMetric(StrEnum):
     RESOLUTION = "resolution"  # from creation to solved; pauses while pending on the customer or on hold
 
 
+# Tiers: 0 self-service, 1 helpdesk, 2 specialists, 3 engineering and vendors (the top: nowhere to escalate to).
+TOP_TIER = 3
+
+
 class EventKind(StrEnum):
     """What a ticket event records (the audit trail and the customer timeline)."""
 

@@ -67,3 +67,23 @@ def triage_queue(db: Session, brand_id: int) -> Queue:
 def with_skills(db: Session, queue: Queue) -> Queue:
     """The queue with its required skills loaded (they load explicitly: lazy="raise")."""
     return db.scalar(sa.select(Queue).where(Queue.id == queue.id).options(selectinload(Queue.required_skills)))
+
+
+def next_tier(db: Session, brand_id: int, department: Department | None, above: int) -> Queue | None:
+    """The entry queue of the lowest tier above `above` in the department (the ticket's own department first)."""
+    stmt = sa.select(Queue).where(
+        Queue.brand_id == brand_id, Queue.kind == QueueKind.STANDARD, Queue.is_active.is_(True), Queue.tier > above
+    )
+    if department is not None:
+        stmt = stmt.where(Queue.department == department)
+    return db.scalar(stmt.order_by(Queue.tier, Queue.id).limit(1))
+
+
+def lower_tier(db: Session, brand_id: int, department: Department | None, below: int) -> Queue | None:
+    """The entry queue of the highest tier below `below` in the department."""
+    stmt = sa.select(Queue).where(
+        Queue.brand_id == brand_id, Queue.kind == QueueKind.STANDARD, Queue.is_active.is_(True), Queue.tier < below
+    )
+    if department is not None:
+        stmt = stmt.where(Queue.department == department)
+    return db.scalar(stmt.order_by(Queue.tier.desc(), Queue.id).limit(1))

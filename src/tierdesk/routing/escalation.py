@@ -9,20 +9,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.html import html_from_text
-from tierdesk.kit.vocabulary import Department, EventKind, MessageDirection, QueueKind, TicketStatus
+from tierdesk.kit.vocabulary import TOP_TIER, EventKind, MessageDirection, TicketStatus
 from tierdesk.queues import repository as queues
 from tierdesk.queues.models import Queue
 from tierdesk.tickets import mutations
 from tierdesk.tickets import repository as tickets
 from tierdesk.tickets.models import Ticket
-
-TOP_TIER = 3
 
 
 class Move(StrEnum):
@@ -31,25 +28,6 @@ class Move(StrEnum):
     ESCALATE = EventKind.ESCALATED.value
     DE_ESCALATE = EventKind.DE_ESCALATED.value
     TRANSFER = EventKind.TRANSFERRED.value
-
-
-def next_tier_queue(db: Session, brand_id: int, department: Department | None, above: int) -> Queue | None:
-    """The entry queue of the lowest tier above `above` in the department (the ticket's own department first)."""
-    stmt = sa.select(Queue).where(
-        Queue.brand_id == brand_id, Queue.kind == QueueKind.STANDARD, Queue.is_active.is_(True), Queue.tier > above
-    )
-    if department is not None:
-        stmt = stmt.where(Queue.department == department)
-    return db.scalar(stmt.order_by(Queue.tier, Queue.id).limit(1))
-
-
-def _lower_tier_queue(db: Session, brand_id: int, department: Department | None, below: int) -> Queue | None:
-    stmt = sa.select(Queue).where(
-        Queue.brand_id == brand_id, Queue.kind == QueueKind.STANDARD, Queue.is_active.is_(True), Queue.tier < below
-    )
-    if department is not None:
-        stmt = stmt.where(Queue.department == department)
-    return db.scalar(stmt.order_by(Queue.tier.desc(), Queue.id).limit(1))
 
 
 def _target(db: Session, ticket: Ticket, move: Move, queue_ref: str | None) -> Queue:
@@ -71,10 +49,10 @@ def _target(db: Session, ticket: Ticket, move: Move, queue_ref: str | None) -> Q
     if move is Move.ESCALATE:
         if ticket.tier >= TOP_TIER:
             raise InvalidInput("the ticket is at tier 3 already: transfer it to a named queue", field="queue")
-        queue = next_tier_queue(db, ticket.brand_id, ticket.department, ticket.tier)
+        queue = queues.next_tier(db, ticket.brand_id, ticket.department, ticket.tier)
         where = "above"
     else:
-        queue = _lower_tier_queue(db, ticket.brand_id, ticket.department, ticket.tier)
+        queue = queues.lower_tier(db, ticket.brand_id, ticket.department, ticket.tier)
         where = "below"
     if queue is None:
         dept = ticket.department.value + " " if ticket.department else ""

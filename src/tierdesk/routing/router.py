@@ -27,18 +27,16 @@ from tierdesk.kit.vocabulary import (
     CHANNELS_OF,
     WORK_KIND,
     PresenceStatus,
-    Priority,
     RoutingPolicy,
     TicketStatus,
     WorkKind,
 )
 from tierdesk.queues.models import Queue
 from tierdesk.queues.rules import QueueRule
+from tierdesk.routing.repository import PRIORITY_RANK
 from tierdesk.tickets import mutations
 from tierdesk.tickets.lifecycle import WORKABLE
 from tierdesk.tickets.models import Ticket
-
-PRIORITY_RANK = sa.case({p.value: p.rank for p in Priority}, value=Ticket.priority, else_=len(Priority))
 
 
 @dataclass

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tierdesk.agents import repository as agents_repository
 from tierdesk.agents.models import Agent
 from tierdesk.brands.service import resolve_brand
 from tierdesk.kit.actors import Principal
@@ -15,9 +15,9 @@ from tierdesk.kit.vocabulary import WORK_KIND, PresenceStatus, QueueKind, WorkKi
 from tierdesk.queues import repository
 from tierdesk.queues.models import Queue, QueueSkill
 from tierdesk.queues.rules import QueueRule
+from tierdesk.routing import repository as repository_routing
 from tierdesk.routing import router
 from tierdesk.routing.schemas import QueueCreate, QueueUpdate, RequiredSkill, WaitingTicketOut
-from tierdesk.tickets.models import Ticket
 
 
 def _required(skills: list[RequiredSkill]) -> list[QueueSkill]:
@@ -93,13 +93,7 @@ def waiting_tickets(
 ) -> list[WaitingTicketOut]:
     """The queue's waiting tickets in the order the router serves them, each with why it still waits."""
     queue = repository.get_visible(db, principal, queue_id)
-    rows = db.execute(
-        sa.select(Ticket.id, Ticket.subject, Ticket.priority, Ticket.channel, Ticket.routable_since, Ticket.sla_due_at)
-        .where(Ticket.queue_id == queue.id, Ticket.routable_since.is_not(None))
-        .order_by(router.PRIORITY_RANK, Ticket.sla_due_at.is_(None), Ticket.sla_due_at, Ticket.routable_since,
-                  Ticket.id)
-        .limit(limit)
-    ).all()
+    rows = repository_routing.waiting_in_queue(db, queue.id, limit)
     if not rows:
         return []
     rule = QueueRule.of(queue) if queue.is_active else None
@@ -121,7 +115,7 @@ def eligible_agents(db: Session, queue: Queue, defaults: dict[WorkKind, int]) ->
     rule = QueueRule.of(queue)
     team = router.brand_team(db, queue.brand_id, defaults)
     fit = sorted((c for c in team.values() if rule.accepts(c)), key=lambda c: (c.idle_since, c.id))
-    agents = {a.id: a for a in db.scalars(sa.select(Agent).where(Agent.id.in_([c.id for c in fit])))}
+    agents = agents_repository.by_ids(db, [c.id for c in fit])
     return [(agents[c.id], c) for c in fit]
 
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from tierdesk.agents.models import Agent
 from tierdesk.kit.actors import SYSTEM_ACTOR
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import Department, PresenceStatus, Priority, TicketStatus, WorkKind
+from tierdesk.kit.vocabulary import TOP_TIER, TicketStatus, WorkKind
+from tierdesk.queues import repository as queues
 from tierdesk.queues.models import Queue
-from tierdesk.routing import router
-from tierdesk.routing.escalation import TOP_TIER, Move, move_ticket, next_tier_queue
+from tierdesk.routing import repository, router
+from tierdesk.routing.escalation import Move, move_ticket
 from tierdesk.sla.models import SlaClock, SlaPolicy
 from tierdesk.tickets import mutations
 from tierdesk.tickets.models import Ticket
@@ -28,9 +27,7 @@ def routing_due(db: Session, defaults: dict[WorkKind, int]) -> bool:
 
 def routing_may_be_due(db: Session) -> bool:
     """The cheap look: a ticket waits and some agent is available (two indexed lookups)."""
-    return bool(db.scalar(sa.select(sa.exists().where(Ticket.routable_since.is_not(None))))
-                and db.scalar(sa.select(sa.exists().where(Agent.presence == PresenceStatus.AVAILABLE,
-                                                          Agent.is_active.is_(True)))))
+    return repository.routing_may_be_due(db)
 
 
 def route(db: Session, defaults: dict[WorkKind, int]) -> int:
@@ -38,40 +35,14 @@ def route(db: Session, defaults: dict[WorkKind, int]) -> int:
 
 
 def overflow_due(db: Session) -> bool:
-    return bool(overflow_waiting(db, utcnow(), lock=False, limit=1))
-
-
-def overflow_waiting(db: Session, now: dt.datetime, *, lock: bool, limit: int = BATCH) -> list[tuple[int, int, int]]:
-    """(ticket, overflow queue, wait limit) of tickets waiting past their queue's limit, queue by queue, longest
-    wait first (each queue's cutoff is computed here, which keeps the SQL portable: no interval arithmetic)."""
-    target = aliased(Queue)
-    queues = db.execute(
-        sa.select(Queue.id, Queue.overflow_queue_id, Queue.overflow_after_seconds)
-        .join(target, target.id == Queue.overflow_queue_id)
-        .where(Queue.overflow_after_seconds.is_not(None), target.is_active.is_(True))
-        .order_by(Queue.id)
-    ).all()
-    due: list[tuple[int, int, int]] = []
-    for queue_id, overflow_queue_id, after in queues:
-        stmt = (
-            sa.select(Ticket.id)
-            .where(Ticket.queue_id == queue_id, Ticket.routable_since.is_not(None),
-                   Ticket.routable_since <= now - dt.timedelta(seconds=after))
-            .order_by(Ticket.routable_since)
-            .limit(limit - len(due))
-        )
-        due += [(t, overflow_queue_id, after) for t in db.scalars(stmt.with_for_update(skip_locked=True)
-                                                                   if lock else stmt)]
-        if len(due) >= limit:
-            break
-    return due
+    return bool(repository.overflow_waiting(db, utcnow(), lock=False, limit=1))
 
 
 def overflow(db: Session) -> int:
     """Tickets that waited past their queue's limit move to its overflow queue (and start waiting there)."""
     now = utcnow()
     moved = 0
-    for ticket_id, target_id, after in overflow_waiting(db, now, lock=True):
+    for ticket_id, target_id, after in repository.overflow_waiting(db, now, lock=True, limit=BATCH):
         ticket = db.get(Ticket, ticket_id, populate_existing=True)
         target = db.get(Queue, target_id)
         if ticket.routable_since is None or ticket.assignee_id is not None or ticket.queue_id == target_id:
@@ -86,35 +57,14 @@ def overflow(db: Session) -> int:
 
 def _escalate(db: Session, ticket: Ticket, reason: str, summary: str) -> bool:
     """Escalate by rule when a tier above exists; a rule never fails the job."""
-    if ticket.tier >= TOP_TIER or next_tier_queue(db, ticket.brand_id, ticket.department, ticket.tier) is None:
+    if ticket.tier >= TOP_TIER or queues.next_tier(db, ticket.brand_id, ticket.department, ticket.tier) is None:
         return False
     move_ticket(db, ticket, Move.ESCALATE, SYSTEM_ACTOR, reason=reason, summary=summary)
     return True
 
 
 def escalation_rules_due(db: Session, reopened_after: int, urgent_wait: dt.timedelta | None) -> bool:
-    return bool(_rule_candidates(db, reopened_after, urgent_wait, utcnow(), lock=False, limit=1))
-
-
-def _rule_candidates(db: Session, reopened_after: int, urgent_wait: dt.timedelta | None, now: dt.datetime, *,
-                     lock: bool, limit: int = BATCH) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    if reopened_after > 0:
-        stmt = (sa.select(Ticket.id).where(
-            Ticket.department == Department.TS, Ticket.tier < TOP_TIER,
-            Ticket.reopen_count - Ticket.reopens_escalated >= reopened_after,
-            Ticket.status.not_in([TicketStatus.SOLVED, TicketStatus.CLOSED])).limit(limit))
-        if lock:
-            stmt = stmt.with_for_update(skip_locked=True)
-        found += [(t, "reopened") for t in db.scalars(stmt)]
-    if urgent_wait is not None:
-        stmt = (sa.select(Ticket.id).where(
-            Ticket.priority == Priority.URGENT, Ticket.tier < TOP_TIER, Ticket.routable_since.is_not(None),
-            Ticket.routable_since <= now - urgent_wait).limit(limit))
-        if lock:
-            stmt = stmt.with_for_update(skip_locked=True)
-        found += [(t, "urgent_waiting") for t in db.scalars(stmt) if (t, "reopened") not in found]
-    return found
+    return bool(repository.escalation_candidates(db, reopened_after, urgent_wait, utcnow(), lock=False, limit=1))
 
 
 def apply_escalation_rules(db: Session, reopened_after: int, urgent_wait: dt.timedelta | None) -> int:
@@ -122,7 +72,8 @@ def apply_escalation_rules(db: Session, reopened_after: int, urgent_wait: dt.tim
     waiting unassigned longer than `urgent_wait`, go up a tier."""
     now = utcnow()
     done = 0
-    for ticket_id, rule in _rule_candidates(db, reopened_after, urgent_wait, now, lock=True):
+    due = repository.escalation_candidates(db, reopened_after, urgent_wait, now, lock=True, limit=BATCH)
+    for ticket_id, rule in due:
         ticket = db.get(Ticket, ticket_id, populate_existing=True)
         if rule == "reopened":
             ticket.reopens_escalated = ticket.reopen_count  # the rule has acted on these reopens, escalated or not
