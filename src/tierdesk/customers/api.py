@@ -5,11 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from tierdesk.brands.service import resolve_brand
-from tierdesk.config import get_settings
 from tierdesk.customers import repository, service
 from tierdesk.customers.identity import normalise
 from tierdesk.customers.schemas import CustomerHistory, CustomerMerge, CustomerOut
-from tierdesk.deps import CurrentPrincipal, Db
+from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.input import PathId, refuse_nul
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
@@ -27,6 +26,7 @@ HISTORY_TICKETS = 100
 def search_customers(
     db: Db,
     principal: CurrentPrincipal,
+    settings: AppSettings,
     brand: str | None = None,
     email: str | None = None,
     phone: str | None = None,
@@ -42,7 +42,7 @@ def search_customers(
     identity = None
     if given:
         kind, raw = given[0]
-        identity = (kind, normalise(kind, raw, get_settings().default_phone_region))
+        identity = (kind, normalise(kind, raw, settings.default_phone_region))
     brand_id = resolve_brand(db, principal, brand).id if brand else None
     position = decode_cursor(cursor, keys=("id",))
     rows = repository.search(
