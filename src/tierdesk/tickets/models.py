@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tierdesk.db import Base, BigId, JsonData, UTCDateTime, str_enum
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import ActorKind, Channel, Department, MessageDirection, Priority, TicketStatus
+from tierdesk.kit.vocabulary import ActorKind, Channel, Department, EventKind, MessageDirection, Priority, TicketStatus
 
 
 class DispositionCode(Base):
@@ -116,7 +116,12 @@ class TicketEvent(Base):
     ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id", ondelete="CASCADE"))
     brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="RESTRICT"))
     customer_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="RESTRICT"))
-    kind: Mapped[str] = mapped_column(sa.String(40))
+    # EventKind, stored as its string: a kind added later needs no migration (no CHECK constraint), but a kind that is
+    # not in the vocabulary is refused on write.
+    kind: Mapped[EventKind] = mapped_column(
+        sa.Enum(EventKind, native_enum=False, create_constraint=False, length=40, validate_strings=True,
+                values_callable=lambda e: [m.value for m in e])
+    )
     actor_kind: Mapped[ActorKind] = mapped_column(str_enum(ActorKind, "actor_kind"))
     actor_agent_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("messages.id", ondelete="SET NULL"))
