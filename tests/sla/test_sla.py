@@ -109,7 +109,8 @@ def test_a_public_reply_meets_first_response_and_a_customer_message_starts_next_
 
 def _customer_writes(database, ticket_id: int, body: str = "Still broken") -> None:
     with database.transaction() as db:
-        result = default_pipeline().receive(db, SYSTEM, ContactIn(**contact(body=body, thread_ref=f"ticket:{ticket_id}")))
+        result = default_pipeline().receive(
+            db, SYSTEM, ContactIn(**contact(body=body, thread_ref=f"ticket:{ticket_id}")))
         assert result.threaded and result.ticket.id == ticket_id
 
 

@@ -10,7 +10,6 @@ from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import Channel, Department, Priority
 from tierdesk.tickets.schemas import TicketOut
 
-
 # How far ahead of this server's clock a channel's received_at may be: the clocks of mail servers and gateways drift
 # by seconds, sometimes a minute or two; a time further ahead is a wrong clock or made up, and would become the
 # ticket's last inbound time (and skew its SLA and auto-close) for as long as it lies in the future.
