@@ -47,6 +47,12 @@ def _database():
     return database_for_command()
 
 
+def _database_unchecked():
+    from tierdesk.db import get_database
+
+    return get_database()
+
+
 def _migrate() -> None:
     from tierdesk import migrate
 
@@ -77,10 +83,12 @@ def db_check():
     from tierdesk import migrate
 
     url = get_settings().effective_database_url
-    current, head = migrate.current_revision(url), migrate.head_revision()
-    if current != head:
-        err.print(f"[red]database is at {current}, the newest migration is {head}[/red]: run `tierdesk db upgrade`")
-        raise typer.Exit(1)
+    try:
+        migrate.require_schema(_database_unchecked())
+    except migrate.SchemaMissing as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    head = migrate.head_revision()
     drift = migrate.schema_drift(url)
     if drift:
         err.print("[red]the models differ from the migrations:[/red]")
@@ -134,14 +142,14 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    if not _port_free(host, port):
-        err.print(f"[red]error (port):[/red] port {port} is in use on {host}: stop what uses it, or choose another "
-                  f"port with --port (PORT={port + 1} make run)")
-        raise typer.Exit(2)
     if workers > 1 and settings.effective_database_url.startswith("sqlite"):
         # One SQLite file has one writer: processes would queue in SQLite's busy handler, with second-long stalls.
         err.print("[red]error (--processes):[/red] several server processes need PostgreSQL "
                   "(set TIERDESK_DATABASE_URL); on SQLite run one")
+        raise typer.Exit(2)
+    if not _port_free(host, port):
+        err.print(f"[red]error (port):[/red] port {port} is in use on {host}: stop what uses it, or choose another "
+                  f"port with --port (PORT={port + 1} make run)")
         raise typer.Exit(2)
     if with_demo:
         demo()
