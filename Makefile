@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-export TIERDESK_DATA_DIR ?= $(CURDIR)/var
+# The data directory (SQLite file, secret key, demo token) is the CLI's own default, ~/.local/share/tierdesk, so
+# `make run` and `tierdesk ...` typed in any directory use the same database. Set TIERDESK_DATA_DIR to use another.
 
 .PHONY: run test install bench clean triage-model triage-embeddings
 
@@ -22,10 +23,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## Set up, load the demo data (once) and run the service on the embedded SQLite database.
+## Set up, load the demo data (once) and run the service on the embedded SQLite database (PORT=8765 make run).
 run: $(STAMP)
-	$(BIN)/tierdesk demo
-	$(BIN)/tierdesk serve --host $(HOST) --port $(PORT)
+	$(BIN)/tierdesk serve --demo --host $(HOST) --port $(PORT)
 
 ## Set up, lint, and run the whole test suite (SQLite; PostgreSQL too when TIERDESK_TEST_DATABASE_URL is set).
 test: $(STAMP)
@@ -51,4 +51,4 @@ triage-embeddings:
 	PYTHONPATH=src .venv-distill/bin/python -m tierdesk.triage.embeddings
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis

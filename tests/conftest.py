@@ -116,9 +116,16 @@ class World:
 @pytest.fixture
 def world(database, settings) -> World:
     w = World()
+    # Each brand's tier-1 queues here are the entry queues create_brand makes, under these slugs.
+    entry = {"acme": {"CS": "cs-billing", "TS": "ts-helpdesk"}, "globex": {"CS": "cs-general", "TS": "ts-general"}}
     with database.transaction() as db:
         for slug in ("acme", "globex"):
-            w.brands[slug] = create_brand(db, SYSTEM, BrandCreate(slug=slug, name=slug.title())).id
+            w.brands[slug] = create_brand(db, SYSTEM, BrandCreate(slug=slug, name=slug.title()),
+                                          entry_queues=entry[slug]).id
+        from tierdesk.queues.repository import in_brand
+        from tierdesk.routing.schemas import QueueUpdate
+        from tierdesk.routing.service import update_queue
+
         for brand, slug, dept, tier, skills in (
             ("acme", "cs-billing", "CS", 1, [("billing", 2)]),
             ("acme", "ts-helpdesk", "TS", 1, [("connectivity", 2)]),
@@ -126,9 +133,13 @@ def world(database, settings) -> World:
             ("globex", "cs-general", "CS", 1, []),
             ("globex", "ts-general", "TS", 1, []),
         ):
-            q = create_queue(db, SYSTEM, QueueCreate(
-                brand=brand, slug=slug, name=slug, department=dept, tier=tier,
-                required_skills=[RequiredSkill(skill=s, min_level=lvl) for s, lvl in skills]))
+            required = [RequiredSkill(skill=s, min_level=lvl) for s, lvl in skills]
+            if slug in entry[brand].values():
+                q = update_queue(db, SYSTEM, in_brand(db, w.brands[brand], slug).id,
+                                 QueueUpdate(name=slug, required_skills=required))
+            else:
+                q = create_queue(db, SYSTEM, QueueCreate(
+                    brand=brand, slug=slug, name=slug, department=dept, tier=tier, required_skills=required))
             w.queues[f"{brand}/{slug}"] = q.id
         from tierdesk.queues.repository import triage_queue
 

@@ -1,5 +1,5 @@
 """The tierdesk command line: serve, worker, db, agents, tokens, brands, triage, presence, queues, tickets, sla,
-demo."""
+dispositions, demo."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 agents_app = typer.Typer(help="Agents (users).", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 brands_app = typer.Typer(help="Brands.", no_args_is_help=True)
+dispositions_app = typer.Typer(help="Disposition codes: how tickets end.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(agents_app, name="agents")
 app.add_typer(tokens_app, name="tokens")
@@ -34,11 +35,19 @@ app.add_typer(presence_app, name="presence")
 app.add_typer(queues_app, name="queues")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(sla_app, name="sla")
+app.add_typer(dispositions_app, name="dispositions")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 
 
 def _database():
+    """The configured database, every model imported and its schema checked (a readable error if it is missing)."""
+    from tierdesk.migrate import database_for_command
+
+    return database_for_command()
+
+
+def _database_unchecked():
     from tierdesk.db import get_database
 
     return get_database()
@@ -74,10 +83,12 @@ def db_check():
     from tierdesk import migrate
 
     url = get_settings().effective_database_url
-    current, head = migrate.current_revision(url), migrate.head_revision()
-    if current != head:
-        err.print(f"[red]database is at {current}, the newest migration is {head}[/red]: run `tierdesk db upgrade`")
-        raise typer.Exit(1)
+    try:
+        migrate.require_schema(_database_unchecked())
+    except migrate.SchemaMissing as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    head = migrate.head_revision()
     drift = migrate.schema_drift(url)
     if drift:
         err.print("[red]the models differ from the migrations:[/red]")
@@ -90,6 +101,33 @@ def db_check():
 # ---- serve and worker -----------------------------------------------------------------------------------------
 
 
+def _port_free(host: str, port: int) -> bool:
+    """Whether the server could listen on host:port now (checked before migrating or loading anything)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is not "in use"
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _log_config(level: str) -> dict:
+    """uvicorn's logging, with tierdesk's own loggers (worker, outbox, errors) at the same level, in every process."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["tierdesk"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        config["loggers"][name]["level"] = level.upper()
+    return config
+
+
 @app.command()
 @friendly_errors
 def serve(
@@ -97,6 +135,8 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="run the background worker in-process")] = True,
     workers: Annotated[int, typer.Option("--processes", min=1, help="HTTP server processes")] = 1,
+    with_demo: Annotated[bool, typer.Option("--demo", help="load the demo data first (once), as `make run` does")]
+    = False,
 ):
     """Run the HTTP API (and the background worker). Migrates the database first."""
     import uvicorn
@@ -107,17 +147,26 @@ def serve(
         err.print("[red]error (--processes):[/red] several server processes need PostgreSQL "
                   "(set TIERDESK_DATABASE_URL); on SQLite run one")
         raise typer.Exit(2)
-    _migrate()
+    if not _port_free(host, port):
+        err.print(f"[red]error (port):[/red] port {port} is in use on {host}: stop what uses it, or choose another "
+                  f"port with --port (PORT={port + 1} make run)")
+        raise typer.Exit(2)
+    if with_demo:
+        demo()
+    else:
+        _migrate()
     url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
-    backend = settings.effective_database_url.split(":")[0]
-    out.print(f"tierdesk on [bold]{url}[/bold]  (API docs {url}/docs, database {backend})")
+    out.print(f"tierdesk on [bold]{url}[/bold]  (API docs {url}/docs)")
+    hint = " (TIERDESK_LOG_LEVEL=info logs every request)" if settings.log_level in ("warning", "error") else ""
+    out.print(f"database {_safe_url(settings.effective_database_url)}; log level {settings.log_level}{hint}")
     token_file = settings.data_dir / DEMO_TOKEN_FILE
     if token_file.exists():
         out.print(f"demo admin token in {token_file}; try: curl -H \"Authorization: Bearer $(cat {token_file})\" "
                   f"{url}/api/v1/tickets")
     os.environ["TIERDESK_RUN_WORKER"] = "1" if worker else "0"
     uvicorn.run("tierdesk.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level=settings.log_level, log_config=_log_config(settings.log_level),
+                access_log=settings.log_level in ("debug", "info"))
 
 
 @app.command("worker")
@@ -127,8 +176,8 @@ def run_worker(once: Annotated[bool, typer.Option(help="one pass over the due wo
     from tierdesk.jobs.worker import Worker
     from tierdesk.wiring import default_jobs
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _migrate()
     w = Worker(_database(), default_jobs(settings), settings.worker_poll_seconds)
     if once:
@@ -271,6 +320,42 @@ def tokens_revoke(token_id: int):
     out.print(f"token {token_id} revoked")
 
 
+@dispositions_app.command("create")
+@friendly_errors
+def dispositions_create(
+    brand: Annotated[str, typer.Argument(help="slug of the brand")],
+    code: Annotated[str, typer.Argument(help="e.g. refund-issued")],
+    label: Annotated[str, typer.Option(help="what agents read, e.g. 'Refund or credit issued'")],
+    department: Annotated[str | None, typer.Option(help="CS or TS; default either")] = None,
+):
+    """Create a disposition code: an outcome agents choose when they solve a ticket."""
+    from tierdesk.kit.actors import SYSTEM
+    from tierdesk.tickets.schemas import DispositionCreate
+    from tierdesk.tickets.service import create_disposition
+
+    data = DispositionCreate(brand=brand, code=code, label=label, department=department)
+    with _database().transaction() as db:
+        row = create_disposition(db, SYSTEM, data)
+        out.print(f"disposition {row.id} '{brand}/{row.code}' created")
+
+
+@dispositions_app.command("list")
+@friendly_errors
+def dispositions_list():
+    """Every disposition code of every brand."""
+    from tierdesk.brands.repository import list_visible as brands_visible
+    from tierdesk.kit.actors import SYSTEM
+    from tierdesk.tickets.repository import dispositions_visible
+
+    with _database().transaction(write=False) as db:
+        brand_slugs = {b.id: b.slug for b in brands_visible(db, SYSTEM)}
+        table = Table("id", "brand", "code", "label", "dept", "active")
+        for d in dispositions_visible(db, SYSTEM, None):
+            table.add_row(str(d.id), brand_slugs.get(d.brand_id, str(d.brand_id)), d.code, d.label,
+                          d.department.value if d.department else "any", "yes" if d.is_active else "no")
+        out.print(table)
+
+
 # ---- demo -----------------------------------------------------------------------------------------------------
 
 
@@ -290,7 +375,8 @@ def demo():
         with _database().transaction() as db:
             triager = TriagerSource(settings.effective_triage_model_path, settings.triage_confidence_threshold)
             loaded = load_demo(db, lambda step: progress.advance(task), triager)
-    out.print("demo data loaded" if loaded else "demo data present already")
+    where = _safe_url(settings.effective_database_url)
+    out.print(f"demo data loaded into {where}" if loaded else f"demo data present already in {where}")
     token_file = settings.data_dir / DEMO_TOKEN_FILE
     if not token_file.exists():
         with _database().transaction() as db:

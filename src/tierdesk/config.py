@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def default_data_dir() -> Path:
+    """The one default for `make run`, the CLI and the server alike: $XDG_DATA_HOME/tierdesk, that is
+    ~/.local/share/tierdesk (so every command finds the same database wherever it is run from)."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tierdesk"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIERDESK_", extra="ignore")
 
-    data_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "share" / "tierdesk")
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None  # default: SQLite file in data_dir
     secret_key: str | None = None  # default: generated once and kept in data_dir/secret_key
     # Phone numbers without a country prefix are read in this region (ISO 3166 code); None means "+" is required.
@@ -41,8 +49,17 @@ class Settings(BaseSettings):
     triage_confidence_threshold: float = Field(default=0.65, ge=0.0, le=1.0)
     # The deployment's retrained model (`tierdesk triage train --from-db` writes it); the shipped one until then.
     triage_model_path: Path | None = None
+    # Connections each process keeps to the database, and how many more it may open at a peak.
     db_pool_size: int = 10
     db_max_overflow: int = 20
+    # What `tierdesk serve` and `tierdesk worker` log: warning (default: problems only), info (every request and
+    # what the worker does), debug.
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, v):
+        return v.lower() if isinstance(v, str) else v
 
     @field_validator("database_url")
     @classmethod

@@ -11,8 +11,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-import tierdesk.models  # noqa: F401
-from tierdesk.db import Base, make_engine
+import tierdesk.models  # noqa: F401  (every table, so foreign keys between domains resolve)
+from tierdesk.db import Base, Database, get_database, make_engine
+from tierdesk.kit.errors import DomainError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed number: several processes starting at once on PostgreSQL migrate one after the other.
@@ -52,6 +53,43 @@ def current_revision(url: str | None = None) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+class SchemaMissing(DomainError):
+    """The database has no tierdesk schema (or an older one): the command says which database and how to fix it."""
+
+    status_code = 503
+    code = "schema_missing"
+
+
+def safe_url(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def require_schema(database: Database) -> None:
+    """Raise SchemaMissing unless the database is migrated to this tierdesk's newest revision."""
+    url = database.engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).exists():
+        # Checked before connecting: connecting would create an empty file and hide the mistake.
+        raise SchemaMissing(f"no tierdesk schema in {safe_url(str(url))} (the file does not exist): "
+                            "run `tierdesk db upgrade`")
+    with database.engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current is None:
+        raise SchemaMissing(f"no tierdesk schema in {safe_url(str(url))}: run `tierdesk db upgrade`")
+    head = head_revision()
+    if current != head:
+        raise SchemaMissing(f"the schema in {safe_url(str(url))} is at {current}, this tierdesk needs {head}: "
+                            "run `tierdesk db upgrade`")
+
+
+def database_for_command() -> Database:
+    """The configured database for a CLI command: every model imported (this module imports tierdesk.models) and
+    the schema checked, so a command on an empty or missing database ends in one line that says how to fix it."""
+    database = get_database()
+    require_schema(database)
+    return database
 
 
 def head_revision() -> str | None:

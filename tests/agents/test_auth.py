@@ -146,15 +146,16 @@ def test_the_same_queue_slug_in_another_brand_is_fine(client, world):
     assert r.json()["brand_id"] == world.brands["globex"]
 
 
-def test_admin_creates_a_brand_with_a_triage_queue(client, world):
+def test_admin_creates_a_brand_with_its_triage_and_entry_queues(client, world):
     r = client.post(f"{API}/brands", json=NEW_BRAND, headers=world.auth("admin"))
     assert r.status_code == 201, r.text
     brand = r.json()
     assert (brand["slug"], brand["name"]) == ("initech", "Initech")
     queues = client.get(f"{API}/queues", params={"brand": "initech"}, headers=world.auth("admin"))
     assert queues.status_code == 200, queues.text
-    assert [(q["slug"], q["kind"], q["brand_id"], q["waiting"]) for q in queues.json()] == [
-        ("triage", "triage", brand["id"], 0)]
+    assert [(q["slug"], q["kind"], q["department"], q["tier"], q["brand_id"], q["waiting"]) for q in queues.json()] \
+        == [("cs", "standard", "CS", 1, brand["id"], 0), ("triage", "triage", None, 1, brand["id"], 0),
+            ("ts", "standard", "TS", 1, brand["id"], 0)]
     assert [b["slug"] for b in client.get(f"{API}/brands", headers=world.auth("admin")).json()] == [
         "acme", "globex", "initech"]
     # nobody else works the new brand yet

@@ -27,7 +27,7 @@ from tierdesk.sla.schemas import CalendarCreate, PolicyCreate
 from tierdesk.sla.service import create_calendar, create_policy
 from tierdesk.tickets.models import Ticket
 from tierdesk.tickets.schemas import MessageCreate, TicketUpdate
-from tierdesk.tickets.service import reply, update_ticket
+from tierdesk.tickets.service import reply, ticket_sla, update_ticket
 from tierdesk.tickets.tasks import detect_sla_events
 
 API = "/api/v1"
@@ -107,6 +107,83 @@ def test_a_public_reply_meets_first_response_and_a_customer_message_starts_next_
     assert clocks(database, ticket_id)["next_response"].stopped_at is not None
 
 
+def _customer_writes(database, ticket_id: int, body: str = "Still broken") -> None:
+    with database.transaction() as db:
+        result = default_pipeline().receive(
+            db, SYSTEM, ContactIn(**contact(body=body, thread_ref=f"ticket:{ticket_id}")))
+        assert result.threaded and result.ticket.id == ticket_id
+
+
+@pytest.mark.parametrize("newer", [
+    {"first_response_minutes": 20},  # more specific, without a next-response target
+    {"first_response_minutes": 20, "next_response_minutes": 5},  # more specific, with other targets
+])
+def test_next_response_runs_under_the_tickets_own_policy_when_a_more_specific_one_appears(world, database, newer):
+    standard = policy(database, slug="standard", first_response_minutes=60, next_response_minutes=30,
+                      resolution_minutes=600)
+    [ticket_id] = new_tickets(database, 1)
+    with database.transaction() as db:
+        reply(db, SYSTEM, ticket_id, MessageCreate(body="We are on it."))
+    policy(database, slug="ts-normal", department="TS", priority="normal", warn_before_minutes=1, **newer)
+    _customer_writes(database, ticket_id)
+    got = clocks(database, ticket_id)
+    assert "next_response" in got, "the next-response clock did not start"
+    assert got["next_response"].stopped_at is None
+    assert (got["next_response"].policy_id, got["next_response"].target_seconds) == (standard, 30 * 60)
+    assert {c.policy_id for c in got.values()} == {standard}
+    with database.transaction(write=False) as db:
+        assert ticket_sla(db, SYSTEM, ticket_id).policy_id == standard
+    # a new ticket takes the new, more specific policy
+    [later] = new_tickets(database, 1)
+    assert {c.policy_id for c in clocks(database, later).values()} != {standard}
+
+
+def test_a_retargeted_ticket_starts_next_response_under_its_new_policy(world, database):
+    policy(database, slug="normal", priority="normal", first_response_minutes=240, next_response_minutes=240)
+    urgent = policy(database, slug="urgent", priority="urgent", first_response_minutes=30, next_response_minutes=20,
+                    resolution_minutes=120, warn_before_minutes=5)
+    [ticket_id] = new_tickets(database, 1)
+    with database.transaction() as db:
+        reply(db, SYSTEM, ticket_id, MessageCreate(body="We are on it."))
+        update_ticket(db, SYSTEM, ticket_id, TicketUpdate(priority="urgent"))
+    _customer_writes(database, ticket_id)
+    got = clocks(database, ticket_id)
+    assert (got["next_response"].policy_id, got["next_response"].target_seconds) == (urgent, 20 * 60)
+
+
+@pytest.mark.parametrize("targets", [
+    {"first_response_minutes": 15},  # the default warning (15 min) is the whole target
+    {"first_response_minutes": 60, "resolution_minutes": 10, "warn_before_minutes": 30},
+    {"next_response_minutes": 5, "warn_before_minutes": 5},
+])
+def test_a_warning_at_or_past_a_target_is_refused(client, world, targets):
+    r = client.post(f"{API}/sla/policies", json={"brand": "acme", "slug": "fast", "name": "Fast", **targets},
+                    headers=world.auth("admin"))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "warn_before_minutes"
+    assert "warn_before_minutes" in r.json()["error"]["message"]
+    assert client.get(f"{API}/sla/policies", headers=world.auth("admin")).json() == []
+
+
+def test_an_update_may_not_bring_a_target_below_the_warning(client, world):
+    r = client.post(f"{API}/sla/policies", json={"brand": "acme", "slug": "std", "name": "Std",
+                                                  "first_response_minutes": 60, "resolution_minutes": 600},
+                    headers=world.auth("admin"))
+    assert r.status_code == 201, r.text
+    url = f"{API}/sla/policies/{r.json()['id']}"
+    for change in ({"resolution_minutes": 15}, {"next_response_minutes": 10}, {"warn_before_minutes": 60},
+                   {"warn_before_minutes": 120, "first_response_minutes": 120}):
+        r = client.patch(url, json=change, headers=world.auth("admin"))
+        assert r.status_code == 422, (change, r.text)
+        assert r.json()["error"]["field"] == "warn_before_minutes"
+    kept = client.get(f"{API}/sla/policies", headers=world.auth("admin")).json()[0]
+    assert (kept["first_response_minutes"], kept["resolution_minutes"], kept["warn_before_minutes"]) == (60, 600, 15)
+    r = client.patch(url, json={"warn_before_minutes": 59}, headers=world.auth("admin"))
+    assert r.status_code == 200, r.text
+    r = client.patch(url, json={"first_response_minutes": 10, "warn_before_minutes": 0}, headers=world.auth("admin"))
+    assert r.status_code == 200 and r.json()["warn_before_minutes"] == 0, r.text
+
+
 def test_pending_pauses_resolution_and_reopening_resumes_it(world, database):
     policy(database, resolution_minutes=60)
     [ticket_id] = new_tickets(database, 1)
@@ -127,7 +204,7 @@ def test_pending_pauses_resolution_and_reopening_resumes_it(world, database):
 
 def test_a_priority_change_retargets_the_live_clocks(world, database):
     policy(database, slug="normal", priority="normal", first_response_minutes=240)
-    policy(database, slug="urgent", priority="urgent", first_response_minutes=15)
+    policy(database, slug="urgent", priority="urgent", first_response_minutes=15, warn_before_minutes=5)
     [ticket_id] = new_tickets(database, 1)
     with database.transaction() as db:
         update_ticket(db, SYSTEM, ticket_id, TicketUpdate(priority="urgent"))

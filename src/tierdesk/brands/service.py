@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.orm import Session
 
 from tierdesk.brands import repository
@@ -9,11 +11,22 @@ from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.input import SLUG_PATTERN, slug_or_id
 from tierdesk.kit.scope import require_brand
-from tierdesk.kit.vocabulary import QueueKind
+from tierdesk.kit.vocabulary import Department, QueueKind
 from tierdesk.queues.models import Queue
 
+# The entry queues a new brand starts with: where each department's contacts go once triaged (tier 1, no skills
+# required). More queues (specialists, higher tiers) are added beside them; the entry queue stays the lowest tier's
+# first, so `queues.repository.default_for_department` keeps picking it until it is deactivated.
+ENTRY_QUEUES: dict[Department, tuple[str, str]] = {
+    Department.CS: ("cs", "Customer Service"),
+    Department.TS: ("ts", "Technical Support"),
+}
 
-def create_brand(db: Session, principal: Principal, data: BrandCreate) -> Brand:
+
+def create_brand(
+    db: Session, principal: Principal, data: BrandCreate, *, entry_queues: Mapping[Department, str] | None = None
+) -> Brand:
+    """A brand with its human-triage queue and a tier-1 entry queue per department (entry_queues: other slugs)."""
     principal.require_admin()
     if repository.by_slug(db, data.slug):
         raise Conflict(f"a brand with slug '{data.slug}' exists already", field="slug")
@@ -22,7 +35,11 @@ def create_brand(db: Session, principal: Principal, data: BrandCreate) -> Brand:
     db.flush()
     # Every brand has a human-triage queue: where contacts wait until someone (or triage) decides where they go.
     db.add(Queue(brand_id=brand.id, slug="triage", name="Triage", kind=QueueKind.TRIAGE, department=None, tier=1))
-    db.flush()
+    for department, (slug, name) in ENTRY_QUEUES.items():
+        slug = (entry_queues or {}).get(department, slug)
+        db.add(Queue(brand_id=brand.id, slug=slug, name=name, kind=QueueKind.STANDARD, department=department, tier=1,
+                     required_skills=[]))
+        db.flush()  # in this order: ids decide between queues of one tier
     return brand
 
 

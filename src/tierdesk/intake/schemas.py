@@ -6,8 +6,16 @@ from pydantic import BaseModel, Field, field_validator
 
 from tierdesk.customers.schemas import Sender
 from tierdesk.kit.input import Input
+from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import Channel, Department, Priority
 from tierdesk.tickets.schemas import TicketOut
+
+# How far ahead of this server's clock a channel's received_at may be: the clocks of mail servers and gateways drift
+# by seconds, sometimes a minute or two; a time further ahead is a wrong clock or made up, and would become the
+# ticket's last inbound time (and skew its SLA and auto-close) for as long as it lies in the future.
+MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
+# Nothing tierdesk receives was received before this (older dates are wrong clocks or defaults like 0001-01-01).
+EARLIEST_RECEIVED_AT = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 
 
 class ContactIn(Input):
@@ -45,9 +53,16 @@ class ContactIn(Input):
         if value.tzinfo is None:
             raise ValueError("needs a time zone offset, e.g. 2026-11-23T14:00:00Z")
         try:
-            return value.astimezone(dt.UTC)
+            value = value.astimezone(dt.UTC)
         except OverflowError:
             raise ValueError("is outside the range of dates that can be stored") from None
+        if value > utcnow() + MAX_CLOCK_SKEW:
+            minutes = int(MAX_CLOCK_SKEW.total_seconds() // 60)
+            raise ValueError(f"is in the future (more than {minutes} minutes ahead of this server's clock, "
+                             f"{utcnow():%Y-%m-%dT%H:%M:%SZ})")
+        if value < EARLIEST_RECEIVED_AT:
+            raise ValueError(f"is before {EARLIEST_RECEIVED_AT:%Y-%m-%d}: not a real receiving time")
+        return value
 
     @field_validator("external_id", "thread_ref", "queue", "intent")
     @classmethod

@@ -63,6 +63,7 @@ class Worker:
         while not self.stopping.is_set():
             done = self.run_once()
             if any(done.values()):  # busy: go straight on
+                log.info("worker: %s", ", ".join(f"{name} {n}" for name, n in done.items() if n))
                 continue
             if wake is not None:  # idle on PostgreSQL: until new work is announced, or the next poll
                 wake(self.poll_seconds)

@@ -5,10 +5,26 @@ from __future__ import annotations
 import functools
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output (a file, `grep`, `cut`) is as wide as its tables need: cut to 80 columns, a slug would end in "…".
+PIPED_WIDTH = 1000
+
+
+class _Console(Console):
+    @property
+    def size(self):
+        if self._width is None and not self.is_terminal:
+            return ConsoleDimensions(PIPED_WIDTH, super().size.height)
+        return super().size
+
+    @size.setter
+    def size(self, new_size):
+        Console.size.fset(self, new_size)
+
+
+out = _Console(soft_wrap=True)
+err = _Console(stderr=True, soft_wrap=True)
 
 
 def friendly_errors(fn):

@@ -18,9 +18,10 @@ tickets_app = typer.Typer(help="Tickets: escalate, de-escalate, transfer, SLA st
 
 
 def _database():
-    from tierdesk.db import get_database
+    """The configured database, every model imported and its schema checked (a readable error if it is missing)."""
+    from tierdesk.migrate import database_for_command
 
-    return get_database()
+    return database_for_command()
 
 
 def _agent(db, email: str):
@@ -110,6 +111,36 @@ def presence_capacity(
     with _database().transaction() as db:
         agent = set_capacity(db, SYSTEM, _agent(db, email).id, given)
         out.print(_presence_row(db, agent))
+
+
+@queues_app.command("create")
+@friendly_errors
+def queues_create(
+    brand: Annotated[str, typer.Argument(help="slug of the brand")],
+    slug: Annotated[str, typer.Argument(help="the queue's slug, e.g. cs-billing")],
+    department: Annotated[str, typer.Option(help="CS or TS")],
+    tier: Annotated[int, typer.Option(help="0-3")] = 1,
+    skill: Annotated[list[str] | None, typer.Option(help="required SKILL or SKILL:LEVEL (1-5); repeat")] = None,
+    name: Annotated[str | None, typer.Option(help="display name (default: the slug)")] = None,
+    policy: Annotated[str, typer.Option(help="longest_idle, least_loaded or round_robin")] = "longest_idle",
+):
+    """Create a queue of a brand's department, at a tier, with the skills its agents need."""
+    from tierdesk.kit.actors import SYSTEM
+    from tierdesk.routing.schemas import QueueCreate, RequiredSkill
+    from tierdesk.routing.service import create_queue
+
+    required = []
+    for item in skill or []:
+        skill_name, _, level = item.partition(":")
+        if level and not level.isdigit():
+            raise InvalidInput(f"'{item}' is not SKILL or SKILL:LEVEL (level 1-5)", field="skill")
+        required.append(RequiredSkill(skill=skill_name, min_level=int(level or 1)))
+    data = QueueCreate(brand=brand, slug=slug, name=name or slug, department=department, tier=tier,
+                       required_skills=required, routing_policy=policy)
+    with _database().transaction() as db:
+        q = create_queue(db, SYSTEM, data)
+        skills = ", ".join(f"{s.skill}>={s.min_level}" for s in q.required_skills) or "no skills"
+        out.print(f"queue {q.id} '{brand}/{q.slug}' created ({q.department.value}, tier {q.tier}, {skills})")
 
 
 @queues_app.command("list")

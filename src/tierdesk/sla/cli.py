@@ -15,9 +15,10 @@ sla_app = typer.Typer(help="SLA policies and business calendars.", no_args_is_he
 
 
 def _database():
-    from tierdesk.db import get_database
+    """The configured database, every model imported and its schema checked (a readable error if it is missing)."""
+    from tierdesk.migrate import database_for_command
 
-    return get_database()
+    return database_for_command()
 
 
 @sla_app.command("calendar-create")

@@ -67,20 +67,43 @@ def _parsed(timezone: str, weekly: tuple, holidays: tuple) -> bh.BusinessCalenda
     return cal
 
 
-def policy_for(db: Session, ticket: ClockedTicket) -> SlaPolicy | None:
-    """The brand's most specific active policy for the ticket: department and priority, then either, then neither."""
-    candidates = db.scalars(
-        sa.select(SlaPolicy).where(
-            SlaPolicy.brand_id == ticket.brand_id,
-            SlaPolicy.is_active.is_(True),
-            sa.or_(SlaPolicy.department.is_(None), SlaPolicy.department == ticket.department),
-            sa.or_(SlaPolicy.priority.is_(None), SlaPolicy.priority == ticket.priority),
-        )
-    ).all()
+def policy_for(db: Session, ticket: ClockedTicket, *, existing_at: dt.datetime | None = None,
+               or_id: int | None = None) -> SlaPolicy | None:
+    """The brand's most specific active policy for the ticket: department and priority, then either, then neither.
+    With existing_at, only policies that existed then (or the one of id or_id) are considered."""
+    stmt = sa.select(SlaPolicy).where(
+        SlaPolicy.brand_id == ticket.brand_id,
+        SlaPolicy.is_active.is_(True),
+        sa.or_(SlaPolicy.department.is_(None), SlaPolicy.department == ticket.department),
+        sa.or_(SlaPolicy.priority.is_(None), SlaPolicy.priority == ticket.priority),
+    )
+    if existing_at is not None:
+        stmt = stmt.where(sa.or_(SlaPolicy.created_at <= existing_at, SlaPolicy.id == or_id))
+    candidates = db.scalars(stmt).all()
     if not candidates:
         return None
     return max(candidates, key=lambda p: (p.department is not None and p.priority is not None,
                                           p.priority is not None, p.department is not None, -p.id))
+
+
+def running_policy_id(clocks: list[SlaClock]) -> int | None:
+    """The policy a ticket runs under, as its own clocks record it: the policy its live clocks were last set from
+    (at opening, or by the latest retargeting), else its latest clock's. None for a ticket with no clock."""
+    live = [c for c in clocks if c.stopped_at is None]
+    latest = max(live or clocks, key=lambda c: (c.id is None, c.id or 0), default=None)
+    return latest.policy_id if latest else None
+
+
+def ticket_policy(db: Session, ticket: ClockedTicket) -> SlaPolicy | None:
+    """The policy a new clock of a running ticket starts from. A policy created after the ticket's clocks started
+    does not apply to it (its other clocks run under the one chosen then, and `GET .../sla` reports that one), so
+    this is the most specific of the policies that existed when they started, or the one they were last retargeted
+    to; a ticket with no clock yet takes the policy that applies now."""
+    clocks = clocks_of(db, ticket, live_only=False)
+    if not clocks:
+        return policy_for(db, ticket)
+    started = min(c.started_at for c in clocks)
+    return policy_for(db, ticket, existing_at=started, or_id=running_policy_id(clocks))
 
 
 def _target_seconds(policy: SlaPolicy, metric: SlaMetric) -> int | None:
@@ -170,7 +193,9 @@ def customer_wrote(db: Session, ticket: ClockedTicket, now: dt.datetime) -> None
     """Once the first reply is given, a customer's message starts a next-response clock (unless one runs)."""
     clocks = clocks_of(db, ticket)
     if ticket.first_response_at is not None and not any(c.metric is SlaMetric.NEXT_RESPONSE for c in clocks):
-        policy = policy_for(db, ticket)
+        # The ticket's own policy, not the brand's most specific one now: a policy created since must not stop
+        # (or change) the ticket's next-response clock while its other clocks run under the old one.
+        policy = ticket_policy(db, ticket)
         started = policy and _start(db, ticket, policy, SlaMetric.NEXT_RESPONSE, now)
         if started:
             clocks.append(started)

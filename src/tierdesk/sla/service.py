@@ -60,6 +60,18 @@ def _needs_a_target(policy: SlaPolicy) -> None:
                            "resolution_minutes)", field="first_response_minutes")
 
 
+def _warns_before_its_targets(policy: SlaPolicy) -> None:
+    # A warning at or past a target would fire the moment the clock starts (every ticket "in warning" at creation).
+    for target in TARGETS:
+        minutes = getattr(policy, target)
+        if minutes is not None and policy.warn_before_minutes >= minutes:
+            raise InvalidInput(
+                f"warn_before_minutes ({policy.warn_before_minutes}) must be less than {target} ({minutes}): "
+                "a warning that early fires as soon as the clock starts (0: no warning)",
+                field="warn_before_minutes",
+            )
+
+
 def create_policy(db: Session, principal: Principal, data: PolicyCreate) -> SlaPolicy:
     principal.require_admin()
     brand = resolve_brand(db, principal, data.brand)
@@ -73,6 +85,7 @@ def create_policy(db: Session, principal: Principal, data: PolicyCreate) -> SlaP
         escalate_on_breach=data.escalate_on_breach, is_active=True,
     )
     _needs_a_target(policy)
+    _warns_before_its_targets(policy)
     db.add(policy)
     db.flush()
     return policy
@@ -96,6 +109,7 @@ def update_policy(db: Session, principal: Principal, policy_id: int, data: Polic
         else:
             setattr(policy, field, value)
     _needs_a_target(policy)
+    _warns_before_its_targets(policy)
     db.flush()
     return policy
 
@@ -109,7 +123,8 @@ def clock_report(db: Session, ticket: clocks.ClockedTicket) -> TicketSlaOut:
     """A ticket's SLA clocks as an agent reads them (the tickets domain checks who may see the ticket)."""
     now = utcnow()
     out = []
-    for c in clocks.clocks_of(db, ticket, live_only=False):
+    rows = clocks.clocks_of(db, ticket, live_only=False)
+    for c in rows:
         used = c.elapsed_seconds
         if c.running_since is not None:
             policy = db.get(SlaPolicy, c.policy_id)
@@ -119,5 +134,5 @@ def clock_report(db: Session, ticket: clocks.ClockedTicket) -> TicketSlaOut:
                             target_minutes=c.target_seconds / 60, business_minutes_used=round(used / 60, 2),
                             started_at=c.started_at, due_at=c.due_at, warned_at=c.warned_at,
                             breached_at=c.breached_at, stopped_at=c.stopped_at))
-    policy_id = out[-1].policy_id if out else None
+    policy_id = clocks.running_policy_id(rows)
     return TicketSlaOut(ticket_id=ticket.id, policy_id=policy_id, due_at=ticket.sla_due_at, clocks=out)
