@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.kit import business_hours as bh
 from tierdesk.kit.vocabulary import Department, Priority, SlaMetric, TicketStatus
+from tierdesk.sla import repository
 from tierdesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy
 
 PAUSED_STATUSES = frozenset({TicketStatus.PENDING, TicketStatus.ON_HOLD})
@@ -71,15 +71,8 @@ def policy_for(db: Session, ticket: ClockedTicket, *, existing_at: dt.datetime |
                or_id: int | None = None) -> SlaPolicy | None:
     """The brand's most specific active policy for the ticket: department and priority, then either, then neither.
     With existing_at, only policies that existed then (or the one of id or_id) are considered."""
-    stmt = sa.select(SlaPolicy).where(
-        SlaPolicy.brand_id == ticket.brand_id,
-        SlaPolicy.is_active.is_(True),
-        sa.or_(SlaPolicy.department.is_(None), SlaPolicy.department == ticket.department),
-        sa.or_(SlaPolicy.priority.is_(None), SlaPolicy.priority == ticket.priority),
-    )
-    if existing_at is not None:
-        stmt = stmt.where(sa.or_(SlaPolicy.created_at <= existing_at, SlaPolicy.id == or_id))
-    candidates = db.scalars(stmt).all()
+    candidates = repository.policies_matching(db, ticket.brand_id, ticket.department, ticket.priority,
+                                              existing_at=existing_at, or_id=or_id)
     if not candidates:
         return None
     return max(candidates, key=lambda p: (p.department is not None and p.priority is not None,
@@ -166,12 +159,9 @@ def _stop(db: Session, clock: SlaClock, now: dt.datetime) -> None:
 
 
 def clocks_of(db: Session, ticket: ClockedTicket, *, live_only: bool = True) -> list[SlaClock]:
-    if ticket.id is None:
+    if ticket.id is None:  # a ticket being opened: its clocks are not in the database yet
         return [c for c in db.new if isinstance(c, SlaClock) and c.ticket is ticket]
-    stmt = sa.select(SlaClock).where(SlaClock.ticket_id == ticket.id)
-    if live_only:
-        stmt = stmt.where(SlaClock.stopped_at.is_(None))
-    return list(db.scalars(stmt.order_by(SlaClock.id)))
+    return repository.clocks_of_ticket(db, ticket.id, live_only=live_only)
 
 
 def _refresh_ticket_due(ticket: ClockedTicket, clocks: list[SlaClock]) -> None:

@@ -1,4 +1,5 @@
-"""The SLA domain's queries: the worker's look for clocks that are due, and the compare-and-set that marks one."""
+"""The SLA domain's queries: policies and calendars, a ticket's clocks, the worker's look for clocks that are due
+and the compare-and-set that marks one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tierdesk.sla.models import SlaClock
+from tierdesk.kit.actors import Principal
+from tierdesk.kit.scope import scoped
+from tierdesk.kit.vocabulary import Department, Priority
+from tierdesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy
 
 
 class Alarm(StrEnum):
@@ -47,3 +51,56 @@ def mark(db: Session, clock_id: int, alarm: Alarm, now: dt.datetime) -> SlaClock
     if moved.rowcount != 1:
         return None
     return db.get(SlaClock, clock_id, populate_existing=True)
+
+
+def policies_matching(db: Session, brand_id: int, department: Department | None, priority: Priority, *,
+                      existing_at: dt.datetime | None = None, or_id: int | None = None) -> list[SlaPolicy]:
+    """The brand's active policies that apply to a ticket of this department and priority (None matches any)."""
+    stmt = sa.select(SlaPolicy).where(
+        SlaPolicy.brand_id == brand_id,
+        SlaPolicy.is_active.is_(True),
+        sa.or_(SlaPolicy.department.is_(None), SlaPolicy.department == department),
+        sa.or_(SlaPolicy.priority.is_(None), SlaPolicy.priority == priority),
+    )
+    if existing_at is not None:
+        stmt = stmt.where(sa.or_(SlaPolicy.created_at <= existing_at, SlaPolicy.id == or_id))
+    return list(db.scalars(stmt))
+
+
+def clocks_of_ticket(db: Session, ticket_id: int, *, live_only: bool) -> list[SlaClock]:
+    stmt = sa.select(SlaClock).where(SlaClock.ticket_id == ticket_id)
+    if live_only:
+        stmt = stmt.where(SlaClock.stopped_at.is_(None))
+    return list(db.scalars(stmt.order_by(SlaClock.id)))
+
+
+def calendar_slug_taken(db: Session, brand_id: int, slug: str) -> bool:
+    return db.scalar(sa.select(BusinessCalendar.id).where(BusinessCalendar.brand_id == brand_id,
+                                                          BusinessCalendar.slug == slug)) is not None
+
+
+def calendars_visible(db: Session, principal: Principal) -> list[BusinessCalendar]:
+    stmt = scoped(sa.select(BusinessCalendar), BusinessCalendar.brand_id, principal)
+    return list(db.scalars(stmt.order_by(BusinessCalendar.brand_id, BusinessCalendar.slug)))
+
+
+def calendar_in_brand(db: Session, brand_id: int, slug: str | None, calendar_id: int | None) -> int | None:
+    """The id of the brand's calendar by slug, else by id (a slug of digits wins over an id)."""
+    stmt = sa.select(BusinessCalendar.id).where(BusinessCalendar.brand_id == brand_id)
+    found = db.scalar(stmt.where(BusinessCalendar.slug == slug)) if slug else None
+    if found is None and calendar_id is not None:
+        found = db.scalar(stmt.where(BusinessCalendar.id == calendar_id))
+    return found
+
+
+def policy_slug_taken(db: Session, brand_id: int, slug: str) -> bool:
+    return db.scalar(sa.select(SlaPolicy.id).where(SlaPolicy.brand_id == brand_id, SlaPolicy.slug == slug)) is not None
+
+
+def policy_visible(db: Session, principal: Principal, policy_id: int) -> SlaPolicy | None:
+    return db.scalar(scoped(sa.select(SlaPolicy).where(SlaPolicy.id == policy_id), SlaPolicy.brand_id, principal))
+
+
+def policies_visible(db: Session, principal: Principal) -> list[SlaPolicy]:
+    stmt = scoped(sa.select(SlaPolicy), SlaPolicy.brand_id, principal)
+    return list(db.scalars(stmt.order_by(SlaPolicy.brand_id, SlaPolicy.slug)))

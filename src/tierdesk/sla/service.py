@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.brands.service import resolve_brand
@@ -10,9 +9,8 @@ from tierdesk.kit import business_hours as bh
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
 from tierdesk.kit.input import SLUG_PATTERN, patch_values, slug_or_id
-from tierdesk.kit.scope import scoped
 from tierdesk.kit.time import utcnow
-from tierdesk.sla import clocks
+from tierdesk.sla import clocks, repository
 from tierdesk.sla.models import BusinessCalendar, SlaPolicy
 from tierdesk.sla.schemas import CalendarCreate, ClockOut, PolicyCreate, PolicyUpdate, TicketSlaOut
 
@@ -26,8 +24,7 @@ def create_calendar(db: Session, principal: Principal, data: CalendarCreate) -> 
         spec = bh.BusinessCalendar.from_spec(data.timezone, data.weekly_hours, data.holidays).to_spec()
     except ValueError as exc:
         raise InvalidInput(f"calendar: {exc}", field="weekly_hours") from None
-    if db.scalar(sa.select(BusinessCalendar.id).where(BusinessCalendar.brand_id == brand.id,
-                                                      BusinessCalendar.slug == data.slug)):
+    if repository.calendar_slug_taken(db, brand.id, data.slug):
         raise Conflict(f"brand '{brand.slug}' has a calendar '{data.slug}' already", field="slug")
     calendar = BusinessCalendar(brand_id=brand.id, slug=data.slug, name=data.name, timezone=spec["timezone"],
                                 weekly_hours=spec["weekly_hours"], holidays=spec["holidays"])
@@ -37,18 +34,14 @@ def create_calendar(db: Session, principal: Principal, data: CalendarCreate) -> 
 
 
 def list_calendars(db: Session, principal: Principal) -> list[BusinessCalendar]:
-    stmt = scoped(sa.select(BusinessCalendar), BusinessCalendar.brand_id, principal)
-    return list(db.scalars(stmt.order_by(BusinessCalendar.brand_id, BusinessCalendar.slug)))
+    return repository.calendars_visible(db, principal)
 
 
 def _calendar_in_brand(db: Session, brand_id: int, ref: str | None) -> int | None:
     if ref is None:
         return None
     slug, calendar_id = slug_or_id(ref, SLUG_PATTERN)
-    stmt = sa.select(BusinessCalendar.id).where(BusinessCalendar.brand_id == brand_id)
-    found = db.scalar(stmt.where(BusinessCalendar.slug == slug)) if slug else None
-    if found is None and calendar_id is not None:
-        found = db.scalar(stmt.where(BusinessCalendar.id == calendar_id))
+    found = repository.calendar_in_brand(db, brand_id, slug, calendar_id)
     if found is None:
         raise InvalidInput(f"no business calendar '{ref}' in this brand", field="calendar")
     return found
@@ -75,7 +68,7 @@ def _warns_before_its_targets(policy: SlaPolicy) -> None:
 def create_policy(db: Session, principal: Principal, data: PolicyCreate) -> SlaPolicy:
     principal.require_admin()
     brand = resolve_brand(db, principal, data.brand)
-    if db.scalar(sa.select(SlaPolicy.id).where(SlaPolicy.brand_id == brand.id, SlaPolicy.slug == data.slug)):
+    if repository.policy_slug_taken(db, brand.id, data.slug):
         raise Conflict(f"brand '{brand.slug}' has an SLA policy '{data.slug}' already", field="slug")
     policy = SlaPolicy(
         brand_id=brand.id, slug=data.slug, name=data.name, department=data.department, priority=data.priority,
@@ -92,7 +85,7 @@ def create_policy(db: Session, principal: Principal, data: PolicyCreate) -> SlaP
 
 
 def get_policy(db: Session, principal: Principal, policy_id: int) -> SlaPolicy:
-    policy = db.scalar(scoped(sa.select(SlaPolicy).where(SlaPolicy.id == policy_id), SlaPolicy.brand_id, principal))
+    policy = repository.policy_visible(db, principal, policy_id)
     if policy is None:
         raise NotFound(f"SLA policy {policy_id} not found")
     return policy
@@ -115,8 +108,7 @@ def update_policy(db: Session, principal: Principal, policy_id: int, data: Polic
 
 
 def list_policies(db: Session, principal: Principal) -> list[SlaPolicy]:
-    stmt = scoped(sa.select(SlaPolicy), SlaPolicy.brand_id, principal)
-    return list(db.scalars(stmt.order_by(SlaPolicy.brand_id, SlaPolicy.slug)))
+    return repository.policies_visible(db, principal)
 
 
 def clock_report(db: Session, ticket: clocks.ClockedTicket) -> TicketSlaOut:
