@@ -117,7 +117,16 @@ def make_engine(url: str | None = None, *, pool_size: int | None = None) -> Engi
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_recycle=1800,
+        connect_args={"options": PG_SESSION_OPTIONS},
     )
+
+
+# Plans made for the parameters of each execution. psycopg prepares a statement after its fifth run on a connection,
+# and PostgreSQL then switches to one generic plan if that looks no dearer: chosen while the tables were empty, such a
+# plan stays while they grow (intake's duplicate check read every message of the brand on each contact, until the
+# next ANALYZE, and this kind of deployment may run without autovacuum). A custom plan sees the table's current size
+# each time; planning these short statements costs the server less than a few microseconds each (bench/intake.py).
+PG_SESSION_OPTIONS = "-c plan_cache_mode=force_custom_plan"
 
 
 class Database:
