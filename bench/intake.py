@@ -71,11 +71,6 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def pids_named(pattern: str) -> list[int]:
-    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
-    return [int(p) for p in found]
-
-
 def run(cmd: list[str], env: dict) -> str:
     return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
@@ -166,10 +161,22 @@ async def load(bases: list[str], token: str, payloads: list[dict], clients: int)
     return latencies, elapsed, errors
 
 
+def backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL backends serving the bench database (not other databases' on a shared server)."""
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return list(conn.scalars(sa.text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")))
+    finally:
+        engine.dispose()
+
+
 def http_phase(name: str, bases: list[str], token: str, payloads: list[dict], server_pids: list[int],
-               clients: int, processes: int, label: str) -> dict:
-    # Where the CPU goes (all on the same two cores): tierdesk, the database server, the load generator.
-    db_pids = pids_named("postgres")
+               clients: int, processes: int, label: str, database_url: str) -> dict:
+    # Where the CPU goes (all on the same two cores): tierdesk, the database server, the load generator. The
+    # server's connections are open after the warm-up, and their pool keeps them.
+    db_pids = backend_pids(database_url) if name == "postgresql" else []
     cpu_before = cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time()
     latencies, elapsed, errors = asyncio.run(load(bases, token, payloads, clients))
     cpu_after = cpu_seconds(server_pids), cpu_seconds(db_pids), time.process_time()
@@ -181,9 +188,9 @@ def http_phase(name: str, bases: list[str], token: str, payloads: list[dict], se
         "errors": errors,
         "cpu_ms_per_contact": {
             part: round((after - before) / len(ms) * 1000, 2)
-            for part, before, after in zip(("tierdesk", "postgresql_server", "load_generator"), cpu_before,
+            for part, before, after in zip(("tierdesk", "postgresql_backends", "load_generator"), cpu_before,
                                            cpu_after, strict=True)
-            if part != "postgresql_server" or name == "postgresql"
+            if part != "postgresql_backends" or name == "postgresql"
         },
     }
     cpu = ", ".join(f"{part} {value}" for part, value in result["cpu_ms_per_contact"].items())
@@ -308,7 +315,7 @@ def bench_backend(name: str, database_url: str, processes: int, args) -> dict:
             later = contacts(args.in_process, seed=1, start=10_000_000)
             asyncio.run(load(bases, token, payloads[: args.warmup], args.clients))  # warm-up, not counted
             start = http_phase(name, bases, token, payloads[args.warmup:], server_pids, args.clients, processes,
-                               "start")
+                               "start", database_url)
             start.update(in_process_phase(name, database_url, data_dir, token, later, "start",
                                           args.show_statements))
             results["start"] = start
@@ -317,7 +324,7 @@ def bench_backend(name: str, database_url: str, processes: int, args) -> dict:
                 print(f"{name:>10}: preloaded {args.preload} messages in {took:.1f} s (bulk INSERT, no ANALYZE)")
                 more = contacts(after_n, seed=2, start=20_000_000)
                 after = http_phase(name, bases, token, more, server_pids, args.clients, processes,
-                                   f"+{args.preload // 1000}k messages")
+                                   f"+{args.preload // 1000}k messages", database_url)
                 after.update(in_process_phase(name, database_url, data_dir, token,
                                               contacts(args.in_process, seed=3, start=30_000_000),
                                               f"+{args.preload // 1000}k messages", False))
