@@ -34,16 +34,29 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
                 conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 conn.commit()
             try:
+                before = MigrationContext.configure(conn).get_current_revision()
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
                 conn.commit()
+                after = MigrationContext.configure(conn).get_current_revision()
+                if conn.dialect.name == "postgresql" and after != before:
+                    analyze(conn)
             finally:
                 if conn.dialect.name == "postgresql":
                     conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
                     conn.commit()
     finally:
         engine.dispose()
+
+
+def analyze(conn: sa.Connection) -> None:
+    """Fresh planner statistics after the schema changed (a migration may rewrite a table or add an index; this
+    deployment may run without autovacuum, which would otherwise gather them). PostgreSQL only: SQLite does not scale
+    its statistics by a table's current size, so statistics of a new, empty database would mislead it for good; its
+    hot queries are written to fit their indexes whatever the statistics say."""
+    conn.exec_driver_sql("ANALYZE")
+    conn.commit()
 
 
 def current_revision(url: str | None = None) -> str | None:

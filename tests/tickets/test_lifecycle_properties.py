@@ -41,7 +41,9 @@ def test_random_status_sequences_keep_the_ticket_consistent(database, world, ste
     with database.transaction(write=False) as db:
         ticket = db.get(Ticket, ticket_id)
         events = db.scalars(
-            sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == "status_changed")
+            sa.select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == "status_changed")
+            .order_by(TicketEvent.id)  # without it, rows come in whatever order the plan reads them
         ).all()
     assert ticket.status == expected
     assert len(events) == changes  # one event per real change, none for refused or no-op ones

@@ -48,13 +48,14 @@ def update_brand(db: Session, principal: Principal, brand_id: int, data: BrandUp
     brand = repository.get_visible(db, principal, brand_id)
     brand.name = data.name
     db.flush()
+    repository.forget_cached(brand.slug)
     return brand
 
 
 def resolve_brand(db: Session, principal: Principal, ref: str | int) -> Brand:
     """A brand named by slug or id in a request, which the caller must be assigned to."""
     slug, brand_id = slug_or_id(ref, SLUG_PATTERN)
-    brand = repository.by_slug(db, slug) if slug else None
+    brand = repository.by_slug_cached(db, slug) if slug else None
     if brand is None and brand_id is not None:
         brand = db.get(Brand, brand_id)
     if brand is None:

@@ -12,7 +12,7 @@ from tierdesk.customers.identity import STRENGTH, normalise
 from tierdesk.customers.models import Customer, CustomerIdentity
 from tierdesk.customers.schemas import Sender
 from tierdesk.kit.actors import Actor, Principal
-from tierdesk.kit.errors import InvalidInput
+from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import AgentRole, IdentityKind
 from tierdesk.tickets import mutations
@@ -36,24 +36,46 @@ def sender_identities(sender: Sender, phone_region: str | None) -> list[tuple[Id
 
 
 def identify(db: Session, brand_id: int, sender: Sender, phone_region: str | None) -> Identification:
-    """The customer a sender is, by the strongest identity known; created if none is. Unknown identities are added."""
+    """The customer a sender is, by the strongest identity known; created if none is. Unknown identities are added.
+
+    Two first contacts from one new address at once: both find nothing and both create a customer, but only one gets
+    the identity (the other's insert does nothing, after waiting for the first to commit). The loser removes the
+    customer it made and looks again, finding the winner's. No savepoint and no IntegrityError on that path."""
     wanted = sender_identities(sender, phone_region)
+    for _attempt in range(IDENTIFY_ATTEMPTS):
+        found = _identify_once(db, brand_id, sender, wanted)
+        if found is not None:
+            return found
+    raise Conflict("the sender's identities kept changing while the contact was taken in: send it again")
+
+
+IDENTIFY_ATTEMPTS = 3
+
+
+def _identify_once(
+    db: Session, brand_id: int, sender: Sender, wanted: list[tuple[IdentityKind, str]]
+) -> Identification | None:
     known = {(i.kind, i.value): i for i in repository.identities_matching(db, brand_id, wanted)}
-    owner_id = next((known[w].customer_id for w in wanted if w in known), None)
-    created = owner_id is None
-    if created:
-        customer = Customer(brand_id=brand_id, display_name=sender.name, identities=[])
+    owner = next((known[w].customer for w in wanted if w in known), None)
+    missing = [w for w in wanted if w not in known]
+    if owner is None:
+        customer = Customer(brand_id=brand_id, display_name=sender.name)
         db.add(customer)
+        db.flush()
     else:
-        customer = db.get(Customer, owner_id)
+        customer = owner
         if customer.display_name is None and sender.name:
             customer.display_name = sender.name
-    conflicting = sorted({i.customer_id for i in known.values() if i.customer_id != owner_id})
-    for kind, value in wanted:
-        if (kind, value) not in known:
-            db.add(CustomerIdentity(brand_id=brand_id, customer=customer, kind=kind, value=value))
-    db.flush()  # one flush: the customer (if new) and its new identities
-    return Identification(customer, created, conflicting)
+    if missing:
+        added = repository.add_identities(db, brand_id, customer.id, missing)
+        if len(added) < len(missing):  # another transaction took one of them first: what it committed decides
+            if owner is None:
+                repository.delete_unused(db, customer.id)
+                db.expunge(customer)
+            return None
+        db.expire(customer, ["identities"])  # added beside the ORM: loaded again when someone asks
+    conflicting = sorted({i.customer_id for i in known.values() if i.customer_id != customer.id})
+    return Identification(customer, owner is None, conflicting)
 
 
 def merge(db: Session, principal: Principal, target_id: int, source_id: int) -> Customer:

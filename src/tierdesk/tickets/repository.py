@@ -87,8 +87,12 @@ def find_thread(db: Session, brand_id: int, customer_id: int, thread_ref: str) -
     if direct:
         stmt = base.where(Ticket.id == int(direct.group(1)))
     else:
-        earlier = sa.select(Message.ticket_id).where(
-            Message.brand_id == brand_id, sa.or_(Message.external_id == thread_ref, Message.thread_ref == thread_ref)
+        # Two lookups, each matching a whole index ((brand_id, external_id) and (brand_id, thread_ref)): an OR of the
+        # two columns let the planner settle for the brand prefix and read every message of the brand (SQLite does,
+        # with no statistics).
+        earlier = sa.union_all(
+            sa.select(Message.ticket_id).where(Message.brand_id == brand_id, Message.external_id == thread_ref),
+            sa.select(Message.ticket_id).where(Message.brand_id == brand_id, Message.thread_ref == thread_ref),
         )
         stmt = base.where(Ticket.id.in_(earlier)).order_by(Ticket.id.desc()).limit(1)
     # Locked: two messages arriving at once on one ticket are added one after the other.
