@@ -181,8 +181,10 @@ def ticket_opened(db: Session, ticket: ClockedTicket, now: dt.datetime) -> None:
 
 def customer_wrote(db: Session, ticket: ClockedTicket, now: dt.datetime) -> None:
     """Once the first reply is given, a customer's message starts a next-response clock (unless one runs)."""
+    if ticket.first_response_at is None:
+        return  # the first-response clock covers it; nothing moves (and intake's hot path reads no clock)
     clocks = clocks_of(db, ticket)
-    if ticket.first_response_at is not None and not any(c.metric is SlaMetric.NEXT_RESPONSE for c in clocks):
+    if not any(c.metric is SlaMetric.NEXT_RESPONSE for c in clocks):
         # The ticket's own policy, not the brand's most specific one now: a policy created since must not stop
         # (or change) the ticket's next-response clock while its other clocks run under the old one.
         policy = ticket_policy(db, ticket)

@@ -118,7 +118,10 @@ def open_ticket(
         reopens_escalated=0,
     )
     db.add(ticket)
-    clocks.ticket_opened(db, ticket, now)
+    with db.no_autoflush:
+        # The policy lookup must not flush the half-built ticket: its message, triage and events are still to
+        # come, and flushing now would cost an UPDATE for each of them (the whole contact goes in one flush).
+        clocks.ticket_opened(db, ticket, now)
     record_event(
         db, ticket, EventKind.CREATED, actor,
         after={"subject": subject, "status": ticket.status, "priority": ticket.priority,
