@@ -14,10 +14,12 @@ from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, WorkKind
 
 
 def _may_manage(principal: Principal, agent: Agent) -> None:
-    """Agents set their own presence; leads and admins set anyone's in their brands (an admin: anyone's)."""
+    """Agents set their own presence; a lead sets that of the agents (role agent) in their brands, never an admin's
+    or another lead's; an admin sets anyone's."""
     if principal.agent_id == agent.id or principal.is_admin:
         return
-    if principal.role is AgentRole.LEAD and any(principal.sees_brand(b.id) for b in agent.brands):
+    if (principal.role is AgentRole.LEAD and agent.role is AgentRole.AGENT
+            and any(principal.sees_brand(b.id) for b in agent.brands)):
         return
     raise Forbidden("only the agent, their team lead or an admin may change this", field="agent_id")
 

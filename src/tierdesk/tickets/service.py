@@ -50,6 +50,7 @@ def record_event(
         kind=kind,
         actor_kind=actor.kind,
         actor_agent_id=actor.agent_id,
+        actor_integration_id=actor.integration_id,
         before=before,
         after=after,
         reason=reason,
