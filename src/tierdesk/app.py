@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierdesk import __version__
+from tierdesk.agents.api import integrations_router
 from tierdesk.agents.api import router as agents_router
 from tierdesk.agents.auth import FailedAuthLimiter
 from tierdesk.brands.api import router as brands_router
@@ -162,9 +163,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_request: Request, exc: RequestValidationError):
         fields = []
         for err in exc.errors():
-            if err.get("type") == "json_invalid":
-                fields.append({"field": "body", "message": _json_error(exc.body, err)})
-                continue
+            if err.get("type") == "json_invalid":  # the only error when the body cannot be read
+                message = _json_error(exc.body, err)
+                return _error(422, {"code": "validation_error", "message": message, "field": "body",
+                                    "fields": [{"field": "body", "message": message}]})
             message = err.get("msg", "invalid")
             if message.startswith("Value error, "):
                 message = message[len("Value error, "):]
@@ -234,7 +236,7 @@ def create_app(
 
     # Every API operation: unknown query parameters refused, failed authentication limited, errors documented.
     for router in (intake_router, tickets_router, customers_router, agents_router, queues_router, brands_router,
-                   dispositions_router, triage_router, ticket_moves, ticket_sla, sla_router):
+                   dispositions_router, triage_router, ticket_moves, ticket_sla, sla_router, integrations_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -34,6 +34,7 @@ app.add_typer(presence_app, name="presence")
 app.add_typer(queues_app, name="queues")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(sla_app, name="sla")
+app.add_typer(__import__("tierdesk.agents.cli", fromlist=["x"]).integrations_app, name="integrations")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from tierdesk.agents import presence, repository, service
 from tierdesk.agents.schemas import (
@@ -10,6 +10,9 @@ from tierdesk.agents.schemas import (
     AgentOut,
     AgentUpdate,
     CapacitySet,
+    IntegrationCreate,
+    IntegrationCreated,
+    IntegrationOut,
     PresenceChangeOut,
     PresenceOut,
     PresenceSet,
@@ -21,6 +24,7 @@ from tierdesk.kit.vocabulary import WorkKind
 from tierdesk.routing.router import default_capacity, workload
 
 router = APIRouter(prefix="/agents", tags=["agents"])
+integrations_router = APIRouter(prefix="/integrations", tags=["integrations"])
 
 
 @router.get("", response_model=Page[AgentOut])
@@ -87,3 +91,25 @@ def set_capacity(agent_id: PathId, data: CapacitySet, db: Db, principal: Current
     given = {WorkKind(k): v for k, v in data.model_dump(exclude_none=True).items()}
     agent = presence.set_capacity(db, principal, agent_id, given)
     return _presence(db, settings, agent)
+
+
+@integrations_router.get("", response_model=list[IntegrationOut])
+def list_integrations(db: Db, principal: CurrentPrincipal):
+    """Channel gateways with tokens of their own (admins only)."""
+    principal.require_admin()
+    return [IntegrationOut.of(i) for i in repository.integrations(db)]
+
+
+@integrations_router.post("", response_model=IntegrationCreated, status_code=status.HTTP_201_CREATED)
+def create_integration(data: IntegrationCreate, request: Request, db: Db, principal: CurrentPrincipal):
+    """A channel gateway and its intake token, which may only post contacts in the integration's brands. The token
+    is in this answer only; only a digest is stored."""
+    row, token = service.create_integration(db, principal, data.name, data.brands, request.app.state.secret_key)
+    return IntegrationCreated(**IntegrationOut.of(row).model_dump(), token=token)
+
+
+@integrations_router.post("/{integration_id}/revoke", response_model=IntegrationOut)
+def revoke_integration(integration_id: PathId, db: Db, principal: CurrentPrincipal):
+    """Revoke the integration's token for good."""
+    row = service.revoke_integration(db, principal, integration_id)
+    return IntegrationOut.of(repository.integration(db, row.id))

@@ -48,6 +48,14 @@ def integrations(db: Session) -> list[Integration]:
     return list(db.scalars(sa.select(Integration).options(selectinload(Integration.brands)).order_by(Integration.id)))
 
 
+def integration(db: Session, integration_id: int) -> Integration:
+    row = db.scalar(sa.select(Integration).where(Integration.id == integration_id)
+                    .options(selectinload(Integration.brands)))
+    if row is None:
+        raise NotFound(f"integration {integration_id} not found")
+    return row
+
+
 def principal_for_agent(db: Session, agent: Agent) -> Principal:
     brand_ids = db.scalars(sa.select(agent_brands.c.brand_id).where(agent_brands.c.agent_id == agent.id))
     return Principal(agent_id=agent.id, role=agent.role, brand_ids=frozenset(brand_ids))
