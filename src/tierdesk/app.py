@@ -9,23 +9,29 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierdesk import __version__
+from tierdesk.agents.api import integrations_router
 from tierdesk.agents.api import router as agents_router
+from tierdesk.agents.auth import FailedAuthLimiter
 from tierdesk.brands.api import router as brands_router
 from tierdesk.config import Settings, get_settings
 from tierdesk.customers.api import router as customers_router
 from tierdesk.db import Database, get_database
+from tierdesk.deps import SlotQueue, api_guard
 from tierdesk.intake.api import router as intake_router
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.jobs.worker import Worker
-from tierdesk.kit.errors import DomainError
+from tierdesk.kit.errors import ERROR_RESPONSES, DomainError, TooManyRequests
 from tierdesk.routing.api import api as queues_router
 from tierdesk.routing.api import presence_api, ticket_moves
 from tierdesk.sla.api import router as sla_router
@@ -40,6 +46,11 @@ log = logging.getLogger("tierdesk")
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
 _LOCATIONS = {"body", "query", "path", "header"}
+# How long /healthz waits for the database to answer before it reports it unreachable.
+HEALTH_DATABASE_TIMEOUT = 3.0
+_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
+               415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests"}
 
 
 def _field_of(loc: tuple) -> str:
@@ -49,23 +60,113 @@ def _field_of(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
-def _error(status: int, body: dict) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": body})
+def _error(status: int, body: dict, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": body}, headers=headers)
+
+
+def _json_error(doc: object, err: dict) -> str:
+    """Where a body that is not JSON breaks, as a person counts: line and column, not a character offset."""
+    reason = (err.get("ctx") or {}).get("error", "malformed")
+    loc = err.get("loc", ())
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if pos is None or not isinstance(doc, str):
+        return f"the body is not valid JSON: {reason}"
+    line = doc.count("\n", 0, pos) + 1
+    column = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    return f"the body is not valid JSON: {reason} at line {line} column {column}"
+
+
+class _BodyTooLarge(HTTPException):
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body is larger than the limit of {limit} bytes "
+                              "(TIERDESK_MAX_REQUEST_BYTES)")
+
+
+class RequestSizeLimit:
+    """Refuse request bodies larger than the limit before they are read: by their Content-Length at once, and by
+    counting the bytes of a chunked body as they arrive. Pure ASGI, so nothing is buffered on the way."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge(self.max_bytes)  # an HTTPException: the app's handler answers it
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exc = _BodyTooLarge(self.max_bytes)
+        # Connection: close, so the server does not read the rest of the body to keep the connection alive.
+        response = _error(413, {"code": "too_large", "message": exc.detail, "field": "body"},
+                          headers={"Connection": "close"})
+        await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        response = _error(exc.status_code, exc.as_dict())
-        if headers:
-            response.headers.update(headers)
-        return response
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
+        return _error(exc.status_code, exc.as_dict(), headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException):
+        # Starlette's own refusals (unknown path, wrong method, a body that cannot be read) in the same shape.
+        cause = exc.__cause__
+        if isinstance(cause, UnicodeDecodeError):
+            return _error(422, {"code": "validation_error", "field": "body",
+                                "message": f"the body is not valid UTF-8 (byte {cause.start}: {cause.reason})"})
+        if isinstance(cause, RecursionError):
+            return _error(422, {"code": "validation_error", "field": "body",
+                                "message": "the body is not valid JSON: it is nested too deeply"})
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such path: {request.url.path}"
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
+        body = {"code": _HTTP_CODES.get(exc.status_code, "error"), "message": message}
+        if exc.status_code == 413:
+            body["field"] = "body"
+        return _error(exc.status_code, body, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError):
         fields = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":  # the only error when the body cannot be read
+                message = _json_error(exc.body, err)
+                return _error(422, {"code": "validation_error", "message": message, "field": "body",
+                                    "fields": [{"field": "body", "message": message}]})
             message = err.get("msg", "invalid")
             if message.startswith("Value error, "):
                 message = message[len("Value error, "):]
@@ -104,6 +205,7 @@ def create_app(
         app.state.request_slots = anyio.Semaphore(settings.request_threads)
         app.state.sqlite_writer = anyio.Lock()
         app.state.finishing_threads = anyio.CapacityLimiter(settings.request_threads)
+        app.state.health_thread = anyio.CapacityLimiter(1)  # /healthz never needs a request slot or thread
         worker = None
         if run_worker:
             worker = Worker(database, default_jobs(settings), settings.worker_poll_seconds)
@@ -125,14 +227,17 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.secret_key = settings.effective_secret_key()
+    app.state.slot_queue = SlotQueue()
+    app.state.auth_limiter = FailedAuthLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds)
     app.state.triage = TriagerSource(settings.effective_triage_model_path, settings.triage_confidence_threshold)
     app.state.intake = default_pipeline(settings.default_phone_region, app.state.triage)
     install_error_handlers(app)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
 
+    # Every API operation: unknown query parameters refused, failed authentication limited, errors documented.
     for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
-                   brands_router,
-                   dispositions_router, triage_router, ticket_moves, sla_router):
-        app.include_router(router, prefix=API_PREFIX)
+                   brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router):
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -151,14 +256,43 @@ def create_app(
             oauth2_redirect_url=None,
         )
 
-    @app.get("/healthz", tags=["service"])
-    def health():
-        """Liveness and database reachability, for load balancers. No authentication."""
-        with database.read_sessions() as db:
-            db.execute(sa.text("SELECT 1"))
-        return {"status": "ok", "database": database.dialect, "version": __version__}
+    @app.get("/healthz", tags=["service"], responses={503: {"description": "the service cannot serve now"}})
+    async def health(request: Request):
+        """Whether the service can serve, for load balancers (no authentication): the database answers, and requests
+        are not left waiting for a request slot longer than TIERDESK_HEALTH_MAX_QUEUE_SECONDS. 503 otherwise.
+        It runs in the event loop and on a thread of its own, so it answers even when every request slot is taken."""
+        state = request.app.state
+        problems = []
+        try:
+            with anyio.fail_after(HEALTH_DATABASE_TIMEOUT):
+                await anyio.to_thread.run_sync(_ping, state.database, limiter=state.health_thread,
+                                               abandon_on_cancel=True)
+        except TimeoutError:
+            problems.append(f"the database did not answer within {HEALTH_DATABASE_TIMEOUT:g} s")
+        except Exception as exc:  # noqa: BLE001 (any failure to reach it is the answer)
+            log.warning("health check: database unreachable: %s", exc)
+            problems.append("the database is unreachable")
+        slots = state.request_slots
+        oldest = state.slot_queue.oldest_wait()
+        if oldest > settings.health_max_queue_seconds:
+            problems.append(f"a request has waited {oldest:.1f} s for a request slot")
+        body = {
+            "status": "unavailable" if problems else "ok",
+            "database": state.database.dialect,
+            "version": __version__,
+            "request_slots": {"total": settings.request_threads, "in_use": settings.request_threads - slots.value,
+                              "waiting": len(state.slot_queue), "oldest_wait_seconds": round(oldest, 3)},
+        }
+        if problems:
+            body["problems"] = problems
+        return JSONResponse(body, status_code=503 if problems else 200)
 
     return app
+
+
+def _ping(database: Database) -> None:
+    with database.read_sessions() as db:
+        db.execute(sa.text("SELECT 1"))
 
 
 def create_app_from_env() -> FastAPI:

@@ -13,6 +13,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from tierdesk.agents.cli import integrations_app
 from tierdesk.config import get_settings
 from tierdesk.kit.console import err, friendly_errors, out
 from tierdesk.routing.cli import presence_app, queues_app, tickets_app
@@ -36,6 +37,7 @@ app.add_typer(queues_app, name="queues")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(sla_app, name="sla")
 app.add_typer(dispositions_app, name="dispositions")
+app.add_typer(integrations_app, name="integrations")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 

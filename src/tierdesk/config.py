@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, v):
         return v.lower() if isinstance(v, str) else v
+    # The largest request body the API reads (bytes); larger ones get 413 before they are read. The largest
+    # legitimate body, a contact at its limits (200,000 characters of text and 1,000,000 of HTML), fits in most scripts.
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Failed authentications (unknown, revoked or expired tokens) one client address may make within the window;
+    # past that it gets 429 for the window, doubled on each repeat (up to an hour). 0 turns the limit off.
+    auth_failure_limit: int = Field(default=20, ge=0)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # /healthz answers 503 when a request has waited this long for a request slot (the service is saturated).
+    health_max_queue_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -93,7 +102,7 @@ class Settings(BaseSettings):
             return self.secret_key
         path = self.data_dir / "secret_key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: it holds the database
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()

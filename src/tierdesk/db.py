@@ -8,6 +8,7 @@ PostgreSQL is the scale-out engine; nothing here is specific to it beyond pool s
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -95,19 +96,28 @@ def _sqlite_pragmas(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+def _private_file(path: Path) -> None:
+    """The SQLite file holds customers' messages and token digests: only its owner may read it. A directory made
+    here is 0700 and a new file 0600 (SQLite gives its -wal and -shm files the database file's mode)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str | None = None, *, pool_size: int | None = None) -> Engine:
     settings = get_settings()
     url = url or settings.effective_database_url
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 10},
             pool_size=pool_size or settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
         )
+        if path and path != ":memory:":
+            # At the first connection, not before: a command that only checks for a schema creates no file.
+            event.listen(engine, "do_connect", lambda *_: _private_file(Path(path)))
         _sqlite_pragmas(engine)
         return engine
     # No pre-ping (it would cost a round trip per request): a connection broken by a server restart fails one

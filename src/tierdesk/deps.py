@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from typing import Annotated
@@ -12,13 +14,40 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository as agents_repo
+from tierdesk.agents.auth import token_digest
 from tierdesk.config import Settings
 from tierdesk.db import Database, finish
 from tierdesk.kit.actors import Principal
-from tierdesk.kit.errors import Unauthenticated
+from tierdesk.kit.errors import Forbidden, InvalidInput, TooManyRequests, Unauthenticated
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 _bearer = HTTPBearer(auto_error=False, description="An API token from `tierdesk tokens create`")
+
+
+class SlotQueue:
+    """The requests waiting for a request slot (or the SQLite writer slot), oldest first, for /healthz.
+    Used only from the event loop, so it needs no lock."""
+
+    def __init__(self) -> None:
+        self._since: dict[int, float] = {}
+        self._numbers = itertools.count()
+
+    def enter(self) -> int:
+        number = next(self._numbers)
+        self._since[number] = time.monotonic()
+        return number
+
+    def leave(self, number: int) -> None:
+        self._since.pop(number, None)
+
+    def oldest_wait(self) -> float:
+        """Seconds the longest-waiting request has waited so far (0 when none waits)."""
+        for since in self._since.values():  # insertion order: the first is the oldest
+            return time.monotonic() - since
+        return 0.0
+
+    def __len__(self) -> int:
+        return len(self._since)
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
@@ -37,21 +66,66 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     # A POST that only computes (marked `read_only` on its endpoint, e.g. /triage) needs no write lock.
     write = request.method not in _READ_METHODS and not getattr(request.scope.get("endpoint"), "read_only", False)
     queue_for_writer = state.sqlite_writer if write and database.dialect == "sqlite" else nullcontext()
-    async with queue_for_writer, state.request_slots:
-        session = database.session(write=write)
-        try:
-            yield session
-        except BaseException:
-            with CancelScope(shield=True):  # a client gone away must not leave the connection checked out
-                await to_thread.run_sync(lambda: finish(session, commit=False), limiter=state.finishing_threads)
-            raise
-        with CancelScope(shield=True):
-            await to_thread.run_sync(lambda: finish(session, commit=True), limiter=state.finishing_threads)
+    waiting = state.slot_queue.enter()
+    try:
+        async with queue_for_writer, state.request_slots:
+            state.slot_queue.leave(waiting)
+            session = database.session(write=write)
+            try:
+                yield session
+            except BaseException:
+                with CancelScope(shield=True):  # a client gone away must not leave the connection checked out
+                    await to_thread.run_sync(lambda: finish(session, commit=False), limiter=state.finishing_threads)
+                raise
+            with CancelScope(shield=True):
+                await to_thread.run_sync(lambda: finish(session, commit=True), limiter=state.finishing_threads)
+    finally:
+        state.slot_queue.leave(waiting)  # also when the request is given up while it waits
 
 
 # scope="function": the commit happens before the response is sent, so a client is never told "accepted" about
 # something that then failed to commit.
 Db = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _query_parameters(route) -> frozenset[str]:
+    """The query parameters an operation declares, its dependencies' included (worked out once per route)."""
+    names = getattr(route, "tierdesk_query_parameters", None)
+    if names is None:
+        found: set[str] = set()
+        pending = [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            found.update(p.alias for p in dependant.query_params)
+            pending.extend(dependant.dependencies)
+        names = route.tierdesk_query_parameters = frozenset(found)
+    return names
+
+
+async def api_guard(request: Request) -> None:
+    """Runs first on every API operation, in the event loop, before it takes a request slot: refuses query
+    parameters the operation does not take (a misspelt filter must not silently return everything), and clients
+    refused for too many failed authentications."""
+    route = request.scope.get("route")
+    if route is not None and hasattr(route, "dependant"):
+        declared = _query_parameters(route)
+        unknown = [name for name in request.query_params if name not in declared]
+        if unknown:
+            takes = ", ".join(sorted(declared)) or "none"
+            raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this operation takes: {takes}",
+                               field=unknown[0])
+    limiter = request.app.state.auth_limiter
+    wait = limiter.retry_after(_client_address(request))
+    if wait is not None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if not (scheme.lower() == "bearer" and token
+                and limiter.vouched_for(token_digest(token.strip(), request.app.state.secret_key))):
+            raise TooManyRequests(f"too many failed authentications from this address; retry in {wait} s",
+                                  retry_after=wait)
 
 
 def get_principal(
@@ -61,9 +135,17 @@ def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
-    principal = agents_repo.principal_for_token(db, credentials.credentials, request.app.state.secret_key)
+    state = request.app.state
+    principal = agents_repo.principal_for_token(db, credentials.credentials, state.secret_key)
     if principal is None:
+        state.auth_limiter.failed(_client_address(request))
         raise Unauthenticated("the API token is unknown, revoked or expired")
+    state.auth_limiter.succeeded(token_digest(credentials.credentials, state.secret_key))
+    # An integration's token reaches only the operations of its scopes (marked `token_scope` on the endpoint).
+    if not principal.may_use(getattr(request.scope.get("endpoint"), "token_scope", None)):
+        scopes = ", ".join(sorted(principal.scopes)) or "none"
+        raise Forbidden(f"an integration's token may not do this (its scope: {scopes}; intake may only post "
+                        "contacts)")
     return principal
 
 

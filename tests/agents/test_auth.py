@@ -347,10 +347,20 @@ def test_a_deactivated_agent_is_401(client, world, database, settings):
         agent = db.get(Agent, world.agents["agent"])
         with pytest.raises(InvalidInput):
             agents_service.create_token(db, agent, "again", settings.effective_secret_key())
-    # reactivated, the same token works again
+    # reactivated, the old token stays dead (deactivation revoked it for good); a new one works
     r = client.patch(f"{API}/agents/{world.agents['agent']}", json={"is_active": True}, headers=world.auth("admin"))
     assert r.status_code == 200
-    assert client.get(f"{API}/agents/me", headers=world.auth("agent")).status_code == 200
+    assert_401(client.get(f"{API}/agents/me", headers=world.auth("agent")))
+    with database.transaction(write=False) as db:
+        assert all(t.revoked_at is not None
+                   for t in db.scalars(sa.select(ApiToken).where(ApiToken.agent_id == world.agents["agent"])))
+    with database.transaction() as db:
+        agent = db.get(Agent, world.agents["agent"])
+        _row, fresh = agents_service.create_token(db, agent, "after", settings.effective_secret_key())
+    r = client.get(f"{API}/agents/me", headers={"Authorization": f"Bearer {fresh}"})
+    assert r.status_code == 200 and r.json()["id"] == world.agents["agent"]
+    # other agents' tokens were left alone
+    assert client.get(f"{API}/agents/me", headers=world.auth("lead")).status_code == 200
 
 
 def test_a_token_is_stored_only_as_a_digest(world, database):

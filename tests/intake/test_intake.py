@@ -187,11 +187,13 @@ def test_unknown_brand_is_refused(client, world, database):
     assert counts(database) == before
 
 
-def test_brand_the_agent_is_not_assigned_to_is_forbidden(client, world, database):
+def test_brand_the_agent_is_not_assigned_to_is_refused_like_a_missing_one(client, world, database):
     before = counts(database)
     response = post(client, world, "agent", brand="globex")
-    assert response.status_code == 403, response.text
-    assert response.json()["error"]["code"] == "forbidden"
+    missing = post(client, world, "agent", brand="initech")
+    assert response.status_code == missing.status_code == 422, response.text
+    assert response.json()["error"]["code"] == missing.json()["error"]["code"]
+    assert response.json()["error"]["field"] == "brand"
     assert counts(database) == before
     # The agent of that brand may.
     assert created(client, world, "globex_agent", brand="globex")["ticket"]["brand_id"] == world.brands["globex"]

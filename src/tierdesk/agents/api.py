@@ -2,19 +2,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from tierdesk.agents import repository, service
 from tierdesk.agents.schemas import (
     AgentCreate,
     AgentOut,
     AgentUpdate,
+    IntegrationCreate,
+    IntegrationCreated,
+    IntegrationOut,
 )
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
 
 router = APIRouter(prefix="/agents", tags=["agents"])
+integrations_router = APIRouter(prefix="/integrations", tags=["integrations"])
 
 
 @router.get("", response_model=Page[AgentOut])
@@ -48,3 +52,25 @@ def create_agent(data: AgentCreate, db: Db, principal: CurrentPrincipal):
 @router.patch("/{agent_id}", response_model=AgentOut)
 def update_agent(agent_id: PathId, data: AgentUpdate, db: Db, principal: CurrentPrincipal):
     return AgentOut.of(service.update_agent(db, principal, agent_id, data))
+
+
+@integrations_router.get("", response_model=list[IntegrationOut])
+def list_integrations(db: Db, principal: CurrentPrincipal):
+    """Channel gateways with tokens of their own (admins only)."""
+    principal.require_admin()
+    return [IntegrationOut.of(i) for i in repository.integrations(db)]
+
+
+@integrations_router.post("", response_model=IntegrationCreated, status_code=status.HTTP_201_CREATED)
+def create_integration(data: IntegrationCreate, request: Request, db: Db, principal: CurrentPrincipal):
+    """A channel gateway and its intake token, which may only post contacts in the integration's brands. The token
+    is in this answer only; only a digest is stored."""
+    row, token = service.create_integration(db, principal, data.name, data.brands, request.app.state.secret_key)
+    return IntegrationCreated(**IntegrationOut.of(row).model_dump(), token=token)
+
+
+@integrations_router.post("/{integration_id}/revoke", response_model=IntegrationOut)
+def revoke_integration(integration_id: PathId, db: Db, principal: CurrentPrincipal):
+    """Revoke the integration's token for good."""
+    row = service.revoke_integration(db, principal, integration_id)
+    return IntegrationOut.of(repository.integration(db, row.id))

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from tierdesk.brands.models import Brand
 from tierdesk.db import Base, BigId, UTCDateTime, str_enum
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, WorkKind
+from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, TokenScope, WorkKind
 
 agent_brands = sa.Table(
     "agent_brands",
@@ -94,3 +94,28 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+integration_brands = sa.Table(
+    "integration_brands",
+    Base.metadata,
+    sa.Column("integration_id", BigId, sa.ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("brand_id", BigId, sa.ForeignKey("brands.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Integration(Base):
+    """A channel gateway (an email bridge, a chat or telephony platform) that posts contacts with a token of its own,
+    so the audit trail names it rather than an agent. One token each, shown once; only a keyed digest is stored."""
+
+    __tablename__ = "integrations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    scope: Mapped[TokenScope] = mapped_column(str_enum(TokenScope, "token_scope"), default=TokenScope.INTAKE)
+    prefix: Mapped[str] = mapped_column(sa.String(16))  # first characters of the token, to tell them apart
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    brands: Mapped[list[Brand]] = relationship(secondary=integration_brands, lazy="raise", order_by=Brand.slug)

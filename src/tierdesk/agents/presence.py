@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository
@@ -15,10 +14,12 @@ from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, WorkKind
 
 
 def _may_manage(principal: Principal, agent: Agent) -> None:
-    """Agents set their own presence; leads and admins set anyone's in their brands (an admin: anyone's)."""
+    """Agents set their own presence; a lead sets that of the agents (role agent) in their brands, never an admin's
+    or another lead's; an admin sets anyone's."""
     if principal.agent_id == agent.id or principal.is_admin:
         return
-    if principal.role is AgentRole.LEAD and any(principal.sees_brand(b.id) for b in agent.brands):
+    if (principal.role is AgentRole.LEAD and agent.role is AgentRole.AGENT
+            and any(principal.sees_brand(b.id) for b in agent.brands)):
         return
     raise Forbidden("only the agent, their team lead or an admin may change this", field="agent_id")
 
@@ -43,10 +44,7 @@ def set_presence(
 
 def history(db: Session, principal: Principal, agent_id: int, limit: int = 100) -> list[PresenceChange]:
     agent = repository.get_visible(db, principal, agent_id)
-    return list(db.scalars(
-        sa.select(PresenceChange).where(PresenceChange.agent_id == agent.id)
-        .order_by(PresenceChange.id.desc()).limit(limit)
-    ))
+    return repository.presence_history(db, agent.id, limit)
 
 
 def set_capacity(db: Session, principal: Principal, agent_id: int, capacity: dict[WorkKind, int]) -> Agent:
@@ -54,7 +52,7 @@ def set_capacity(db: Session, principal: Principal, agent_id: int, capacity: dic
     principal.require_role(AgentRole.ADMIN, AgentRole.LEAD)
     agent = repository.get_visible(db, principal, agent_id, for_update=True)
     _may_manage(principal, agent)
-    existing = {c.work_kind: c for c in db.scalars(sa.select(AgentCapacity).where(AgentCapacity.agent_id == agent.id))}
+    existing = {c.work_kind: c for c in repository.capacities(db, agent.id)}
     for kind, max_active in capacity.items():
         if kind in existing:
             existing[kind].max_active = max_active

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from tierdesk.agents.auth import token_digest
-from tierdesk.agents.models import Agent, ApiToken, agent_brands
+from tierdesk.agents.auth import INTEGRATION_TOKEN_PREFIX, token_digest
+from tierdesk.agents.models import (
+    Agent,
+    AgentCapacity,
+    ApiToken,
+    Integration,
+    PresenceChange,
+    agent_brands,
+    integration_brands,
+)
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
 from tierdesk.kit.time import utcnow
@@ -14,6 +24,8 @@ _WITH_DETAILS = (selectinload(Agent.skills), selectinload(Agent.brands))
 
 
 def principal_for_token(db: Session, token: str, secret_key: str) -> Principal | None:
+    if token.startswith(INTEGRATION_TOKEN_PREFIX):
+        return _principal_for_integration_token(db, token, secret_key)
     # One round trip on every request: the token, its agent and the agent's brands (one row per brand).
     rows = db.execute(
         sa.select(Agent.id, Agent.role, ApiToken.expires_at, agent_brands.c.brand_id)
@@ -29,6 +41,30 @@ def principal_for_token(db: Session, token: str, secret_key: str) -> Principal |
         return None
     brand_ids = frozenset(r.brand_id for r in rows if r.brand_id is not None)
     return Principal(agent_id=rows[0].id, role=rows[0].role, brand_ids=brand_ids)
+
+
+def _principal_for_integration_token(db: Session, token: str, secret_key: str) -> Principal | None:
+    rows = db.execute(
+        sa.select(Integration.id, Integration.scope, integration_brands.c.brand_id)
+        .outerjoin(integration_brands, integration_brands.c.integration_id == Integration.id)
+        .where(Integration.digest == token_digest(token, secret_key), Integration.revoked_at.is_(None))
+    ).all()
+    if not rows:
+        return None
+    brand_ids = frozenset(r.brand_id for r in rows if r.brand_id is not None)
+    return Principal.integration(rows[0].id, brand_ids, frozenset({rows[0].scope}))
+
+
+def integrations(db: Session) -> list[Integration]:
+    return list(db.scalars(sa.select(Integration).options(selectinload(Integration.brands)).order_by(Integration.id)))
+
+
+def integration(db: Session, integration_id: int) -> Integration:
+    row = db.scalar(sa.select(Integration).where(Integration.id == integration_id)
+                    .options(selectinload(Integration.brands)))
+    if row is None:
+        raise NotFound(f"integration {integration_id} not found")
+    return row
 
 
 def principal_for_agent(db: Session, agent: Agent) -> Principal:
@@ -88,3 +124,21 @@ def profile(db: Session, agent_id: int) -> AgentProfile | None:
 
 def by_ids(db: Session, agent_ids: list[int]) -> dict[int, Agent]:
     return {a.id: a for a in db.scalars(sa.select(Agent).where(Agent.id.in_(agent_ids)))}
+
+
+def presence_history(db: Session, agent_id: int, limit: int) -> list[PresenceChange]:
+    return list(db.scalars(sa.select(PresenceChange).where(PresenceChange.agent_id == agent_id)
+                           .order_by(PresenceChange.id.desc()).limit(limit)))
+
+
+def capacities(db: Session, agent_id: int) -> list[AgentCapacity]:
+    return list(db.scalars(sa.select(AgentCapacity).where(AgentCapacity.agent_id == agent_id)))
+
+
+def revoke_tokens_of(db: Session, agent_id: int, at: dt.datetime) -> None:
+    db.execute(sa.update(ApiToken).where(ApiToken.agent_id == agent_id, ApiToken.revoked_at.is_(None))
+               .values(revoked_at=at))
+
+
+def integration_named(db: Session, name: str) -> int | None:
+    return db.scalar(sa.select(Integration.id).where(Integration.name == name))

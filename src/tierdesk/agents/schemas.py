@@ -5,7 +5,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from tierdesk.kit.input import Input
-from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, WorkKind
+from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, TokenScope, WorkKind
 
 SKILL_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
@@ -93,3 +93,27 @@ class PresenceChangeOut(BaseModel):
     changed_by_agent_id: int | None
     reason: str | None
     created_at: dt.datetime
+
+
+class IntegrationCreate(Input):
+    name: str = Field(min_length=1, max_length=100, description="what it is, e.g. 'email gateway'")
+    brands: list[str] = Field(min_length=1, description="slugs of the brands it posts contacts for")
+
+
+class IntegrationOut(BaseModel):
+    id: int
+    name: str
+    scope: TokenScope = Field(description="intake: may only post contacts (POST /api/v1/contacts)")
+    brands: list[str]
+    prefix: str = Field(description="the token's first characters, to tell tokens apart")
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row) -> IntegrationOut:
+        return cls(id=row.id, name=row.name, scope=row.scope, brands=[b.slug for b in row.brands], prefix=row.prefix,
+                   created_at=row.created_at, revoked_at=row.revoked_at)
+
+
+class IntegrationCreated(IntegrationOut):
+    token: str = Field(description="the API token, shown only now")

@@ -2,23 +2,24 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository
-from tierdesk.agents.auth import hash_password, new_token, token_digest
-from tierdesk.agents.models import Agent, AgentSkill, ApiToken
+from tierdesk.agents.auth import INTEGRATION_TOKEN_PREFIX, hash_password, new_token, token_digest
+from tierdesk.agents.models import Agent, AgentSkill, ApiToken, Integration
 from tierdesk.agents.schemas import AgentCreate, AgentUpdate, SkillLevel
+from tierdesk.brands import repository as brands
 from tierdesk.brands.models import Brand
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.time import utcnow
+from tierdesk.kit.vocabulary import TokenScope
 
 
 def _brands_by_slug(db: Session, slugs: list[str]) -> list[Brand]:
     wanted = list(dict.fromkeys(slugs))
-    found = {b.slug: b for b in db.scalars(sa.select(Brand).where(Brand.slug.in_(wanted)))}
+    found = {b.slug: b for b in brands.by_slugs(db, wanted)}
     missing = [s for s in wanted if s not in found]
     if missing:
         raise InvalidInput(f"no brand with slug {', '.join(repr(s) for s in missing)}", field="brands")
@@ -57,6 +58,8 @@ def update_agent(db: Session, principal: Principal, agent_id: int, data: AgentUp
     principal.require_admin()
     agent = repository.get_visible(db, principal, agent_id)
     changes = patch_values(data)
+    if changes.get("is_active") is False and agent.is_active:
+        _revoke_tokens_of(db, agent.id)
     for field in ("display_name", "role", "tier", "is_active"):
         if field in changes:
             setattr(agent, field, changes[field])
@@ -66,6 +69,11 @@ def update_agent(db: Session, principal: Principal, agent_id: int, data: AgentUp
         agent.brands = _brands_by_slug(db, data.brands)
     db.flush()
     return agent
+
+
+def _revoke_tokens_of(db: Session, agent_id: int) -> None:
+    """Deactivation revokes for good: re-activating an agent must not bring their old tokens back to life."""
+    repository.revoke_tokens_of(db, agent_id, utcnow())
 
 
 def create_token(
@@ -91,6 +99,38 @@ def revoke_token(db: Session, token_id: int) -> ApiToken:
     row = db.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"token {token_id} not found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    db.flush()
+    return row
+
+
+def create_integration(
+    db: Session, principal: Principal, name: str, brand_slugs: list[str], secret_key: str,
+    scope: TokenScope = TokenScope.INTAKE,
+) -> tuple[Integration, str]:
+    """A channel gateway with a token of its own (admins only). The plain token is returned once and never stored."""
+    principal.require_admin()
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("an integration needs a name of 1 to 100 characters", field="name")
+    if not brand_slugs:
+        raise InvalidInput("an integration needs at least one brand", field="brands")
+    if repository.integration_named(db, name) is not None:
+        raise Conflict(f"an integration named {name!r} exists already", field="name")
+    token = new_token(INTEGRATION_TOKEN_PREFIX)
+    row = Integration(name=name, scope=scope, prefix=token[:12], digest=token_digest(token, secret_key),
+                      brands=_brands_by_slug(db, brand_slugs))
+    db.add(row)
+    db.flush()
+    return row, token
+
+
+def revoke_integration(db: Session, principal: Principal, integration_id: int) -> Integration:
+    principal.require_admin()
+    row = db.get(Integration, integration_id)
+    if row is None:
+        raise NotFound(f"integration {integration_id} not found")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     db.flush()

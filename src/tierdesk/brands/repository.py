@@ -57,3 +57,7 @@ def forget_cached(slug: str) -> None:
 
 def list_visible(db: Session, principal: Principal) -> list[Brand]:
     return list(db.scalars(scoped(sa.select(Brand).order_by(Brand.slug), Brand.id, principal)))
+
+
+def by_slugs(db: Session, slugs: list[str]) -> list[Brand]:
+    return list(db.scalars(sa.select(Brand).where(Brand.slug.in_(slugs))))

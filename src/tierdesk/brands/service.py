@@ -10,7 +10,7 @@ from tierdesk.brands.schemas import BrandCreate, BrandUpdate
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.input import SLUG_PATTERN, slug_or_id
-from tierdesk.kit.scope import require_brand
+from tierdesk.kit.scope import visible
 from tierdesk.kit.vocabulary import Department, QueueKind
 from tierdesk.queues.models import Queue
 
@@ -53,12 +53,12 @@ def update_brand(db: Session, principal: Principal, brand_id: int, data: BrandUp
 
 
 def resolve_brand(db: Session, principal: Principal, ref: str | int) -> Brand:
-    """A brand named by slug or id in a request, which the caller must be assigned to."""
+    """A brand named by slug or id in a request, which the caller must be assigned to. Another brand is answered
+    like a missing one, so nobody learns which brands exist by trying names."""
     slug, brand_id = slug_or_id(ref, SLUG_PATTERN)
     brand = repository.by_slug_cached(db, slug) if slug else None
     if brand is None and brand_id is not None:
         brand = db.get(Brand, brand_id)
-    if brand is None:
-        raise InvalidInput(f"no brand {ref!r}", field="brand")
-    require_brand(principal, brand.id)
+    if brand is None or not visible(principal, brand.id):
+        raise InvalidInput(f"no brand {ref!r} among the brands you work", field="brand")
     return brand

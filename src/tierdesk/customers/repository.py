@@ -124,3 +124,13 @@ def ticket_stats(db: Session, customer_id: int) -> tuple[list[str], int]:
         )
     )
     return [c.value for c in channels], open_count or 0
+
+
+def move_identities(db: Session, source_id: int, target_id: int) -> None:
+    db.execute(sa.update(CustomerIdentity).where(CustomerIdentity.customer_id == source_id)
+               .values(customer_id=target_id))
+
+
+def repoint_merged(db: Session, source_id: int, target_id: int) -> None:
+    """Customers merged into the source earlier now point at the target (no chain of pointers)."""
+    db.execute(sa.update(Customer).where(Customer.merged_into_id == source_id).values(merged_into_id=target_id))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.customers import repository
 from tierdesk.customers.identity import STRENGTH, normalise
-from tierdesk.customers.models import Customer, CustomerIdentity
+from tierdesk.customers.models import Customer
 from tierdesk.customers.schemas import Sender
 from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
@@ -98,10 +97,9 @@ def merge(db: Session, principal: Principal, target_id: int, source_id: int) -> 
         if c.merged_into_id is not None:
             raise InvalidInput(f"customer {c.id} was already merged into {c.merged_into_id}", field=field)
 
-    db.execute(sa.update(CustomerIdentity).where(CustomerIdentity.customer_id == source.id)
-               .values(customer_id=target.id))
+    repository.move_identities(db, source.id, target.id)
     mutations.move_to_customer(db, source.id, target.id, Actor.of(principal))
-    db.execute(sa.update(Customer).where(Customer.merged_into_id == source.id).values(merged_into_id=target.id))
+    repository.repoint_merged(db, source.id, target.id)
     source.merged_into_id = target.id
     if target.display_name is None:
         target.display_name = source.display_name

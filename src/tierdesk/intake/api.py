@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.intake.schemas import ContactIn, ContactResult
+from tierdesk.kit.vocabulary import TokenScope
 
 router = APIRouter(prefix="/contacts", tags=["intake"])
 
@@ -21,3 +22,6 @@ def receive_contact(contact: ContactIn, request: Request, response: Response, db
     if result.duplicate:
         response.status_code = status.HTTP_200_OK
     return result
+
+
+receive_contact.token_scope = TokenScope.INTAKE  # deps.get_principal: the one operation an intake token may use

@@ -21,13 +21,27 @@ ALLOWED_ATTRIBUTES = {
 _BLOCK_END = re.compile(r"(?i)<br\s*/?>|</(p|div|li|tr|h[1-4]|blockquote|pre)>")
 
 
+# Images are shown only from the message itself: its attachments (cid:) or inline data. A remote image is a
+# tracking pixel (it tells the sender when and where an agent read the message), so its source is dropped.
+_EMBEDDED_IMAGE = re.compile(r"(?i)^\s*(cid:|data:image/(png|gif|jpe?g|webp|bmp);)")
+
+
+def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
+    if element == "img" and attribute == "src":
+        return value if _EMBEDDED_IMAGE.match(value) else None
+    if attribute == "href" and value.strip().lower().startswith("data:"):
+        return None  # data: is allowed for images only
+    return value
+
+
 def sanitize_html(raw: str) -> str:
     return nh3.clean(
         raw,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto", "tel", "cid"},
+        url_schemes={"http", "https", "mailto", "tel", "cid", "data"},
         link_rel="noopener noreferrer nofollow",
+        attribute_filter=_keep_attribute,
     )
 
 

@@ -57,6 +57,13 @@ class ActorKind(StrEnum):
     AGENT = "agent"
     CUSTOMER = "customer"
     SYSTEM = "system"
+    INTEGRATION = "integration"  # a channel gateway, with its own token (which one: actor_integration_id)
+
+
+class TokenScope(StrEnum):
+    """What an integration's token may do (an agent's token does what the agent's role allows)."""
+
+    INTAKE = "intake"  # post contacts (POST /api/v1/contacts), nothing else
 
 
 class AgentRole(StrEnum):

@@ -124,6 +124,9 @@ class TicketEvent(Base):
     )
     actor_kind: Mapped[ActorKind] = mapped_column(str_enum(ActorKind, "actor_kind"))
     actor_agent_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="SET NULL"))
+    actor_integration_id: Mapped[int | None] = mapped_column(  # the channel gateway, when the actor is one
+        BigId, sa.ForeignKey("integrations.id", ondelete="SET NULL")
+    )
     message_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("messages.id", ondelete="SET NULL"))
     before: Mapped[dict | None] = mapped_column(JsonData)
     after: Mapped[dict | None] = mapped_column(JsonData)

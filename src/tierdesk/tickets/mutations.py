@@ -63,6 +63,7 @@ def record_event(
         kind=EventKind(kind),
         actor_kind=actor.kind,
         actor_agent_id=actor.agent_id,
+        actor_integration_id=actor.integration_id,
         before=before,
         after=after,
         reason=reason,
@@ -343,7 +344,8 @@ def assign_routed(db: Session, made: Sequence[RoutedAssignment], now: dt.datetim
     events = []
     for a in applied:
         base = {"ticket_id": a.ticket_id, "brand_id": a.brand_id, "customer_id": held[a.ticket_id].customer_id,
-                "actor_kind": ActorKind.SYSTEM, "actor_agent_id": SYSTEM_ACTOR.agent_id, "message_id": None,
+                "actor_kind": ActorKind.SYSTEM, "actor_agent_id": SYSTEM_ACTOR.agent_id,
+                "actor_integration_id": None, "message_id": None,
                 "created_at": now}
         events.append({**base, "kind": EventKind.ASSIGNEE_CHANGED, "before": {"assignee_id": None},
                        "after": {"assignee_id": a.agent_id, "queue_id": a.queue_id,

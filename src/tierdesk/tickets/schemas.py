@@ -80,6 +80,7 @@ class EventOut(BaseModel):
     kind: str
     actor_kind: ActorKind
     actor_agent_id: int | None
+    actor_integration_id: int | None = None  # the channel gateway, when actor_kind is integration
     before: dict | None
     after: dict | None
     reason: str | None

@@ -18,6 +18,7 @@ def events_with_messages(db: Session, events: list[TicketEvent]) -> list[EventOu
             kind=e.kind,
             actor_kind=e.actor_kind,
             actor_agent_id=e.actor_agent_id,
+            actor_integration_id=e.actor_integration_id,
             before=e.before,
             after=e.after,
             reason=e.reason,
