@@ -61,7 +61,7 @@ def test_same_input_same_decision(triager):
     first = [d.as_dict() for d in triager.decide_many(texts)]
     again = [triager.decide(t).as_dict() for t in texts]  # one at a time gives what a batch gives
     assert first == again
-    assert Triager.load(None).decide(texts[0]).as_dict() == first[0]
+    assert Triager.load(None, triager.threshold).decide(texts[0]).as_dict() == first[0]
 
 
 def test_language_is_detected(triager):

@@ -7,11 +7,13 @@
   the examples never used still land near the ones they did ("thermostat" near "router").
 
 Features are hashed (crc32, stable across processes) and kept only if seen in training, so a model file holds the
-columns it knows and nothing else. Per-word work is cached: support traffic repeats its words.
+columns it knows and nothing else. Per-word work is cached: support traffic repeats its words. The caches are LRUs of a
+fixed number of entries, and no word longer than text.MAX_WORD reaches them, so hostile input cannot grow them.
 """
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,11 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from tierdesk.triage.text import tokens
+from tierdesk.triage.text import MAX_WORD, tokens
 
 HASH_MASK = (1 << 31) - 1
 WORD_BLOCK, CHAR_BLOCK = 0, 1
-CACHE_LIMIT = 200_000
+WORD_CACHE_SIZE = 1 << 14  # distinct words remembered per cache (a vector or a few dozen columns each)
+BIGRAM_CACHE_SIZE = 1 << 16
 
 
 def _hash(feature: str) -> int:
@@ -31,7 +34,10 @@ def _hash(feature: str) -> int:
 
 
 def word_feature_ids(word: str, char_min: int = 3, char_max: int = 5) -> tuple[list[int], list[int]]:
-    """Hashed ids of a word's unigram feature and its character n-grams."""
+    """Hashed ids of a word's unigram feature and its character n-grams; none for a word longer than MAX_WORD
+    (text.tokens never makes one: this keeps any other caller's work bounded too)."""
+    if len(word) > MAX_WORD:
+        return [], []
     padded = f"<{word}>"
     grams = [padded[i : i + n] for n in range(char_min, char_max + 1) for i in range(len(padded) - n + 1)]
     return [_hash("w:" + word)], [_hash("c:" + g) for g in grams]
@@ -60,14 +66,17 @@ class WordPieceEmbedder:
     def __init__(self, vocab: Sequence[str], table: np.ndarray, name: str = ""):
         self.name = name
         self.index = {piece: i for i, piece in enumerate(vocab)}
+        # No piece is longer than this, so no longer candidate is ever looked up: the match is linear in a word's
+        # length (at most `longest_piece` lookups per character), not quadratic.
+        self.longest_piece = max((len(p) - 2 if p.startswith("##") else len(p) for p in vocab), default=0)
         self.table = table.astype(np.float32)
         self.dim = table.shape[1]
-        self._cache: dict[str, tuple[np.ndarray, int]] = {}
+        self.word_vector = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._word_vector)
 
     def pieces(self, word: str) -> list[int]:
         ids, start = [], 0
         while start < len(word):
-            end = len(word)
+            end = min(len(word), start + self.longest_piece)
             while end > start:
                 piece = word[start:end] if start == 0 else "##" + word[start:end]
                 if piece in self.index:
@@ -79,15 +88,11 @@ class WordPieceEmbedder:
             start = end
         return ids
 
-    def word_vector(self, word: str) -> tuple[np.ndarray, int]:
-        hit = self._cache.get(word)
-        if hit is None:
-            ids = self.pieces(word[:100])
-            hit = (self.table[ids].sum(axis=0) if ids else np.zeros(self.dim, np.float32), len(ids))
-            if len(self._cache) > CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[word] = hit
-        return hit
+    def _word_vector(self, word: str) -> tuple[np.ndarray, int]:
+        """The sum of a word's piece vectors and the number of pieces (cached per word: `word_vector`). A word
+        longer than MAX_WORD is not language and carries no meaning."""
+        ids = self.pieces(word) if len(word) <= MAX_WORD else []
+        return (self.table[ids].sum(axis=0) if ids else np.zeros(self.dim, np.float32)), len(ids)
 
     def embed(self, token_lists: Sequence[list[str]]) -> np.ndarray:
         """Mean piece vector of each text (its folded tokens), L2-normalised. Each distinct word of the batch is
@@ -136,9 +141,9 @@ class Vectorizer:
         self.column = {int(h): i for i, h in enumerate(self.vocab_ids)}
         self.embedder = embedder
         self.dense_weight = dense_weight
-        self._word_cache: dict[str, list[int]] = {}
-        self._word_array_cache: dict[str, np.ndarray] = {}
-        self._bigram_cache: dict[tuple[str, str], int] = {}  # -1: a bigram the model does not keep
+        self._word_columns = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._find_word_columns)
+        self._word_column_array = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._find_word_column_array)
+        self._bigram_column = functools.lru_cache(maxsize=BIGRAM_CACHE_SIZE)(self._find_bigram_column)
 
     @property
     def n_sparse(self) -> int:
@@ -177,24 +182,14 @@ class Vectorizer:
         return cls(vocab, idf, blocks, embedder, dense_weight)
 
     # -- transforming -------------------------------------------------------------------------------------------
-    def _word_columns(self, word: str) -> list[int]:
-        cols = self._word_cache.get(word)
-        if cols is None:
-            unigram, grams = word_feature_ids(word)
-            cols = [c for c in (self.column.get(h) for h in unigram + grams) if c is not None]
-            if len(self._word_cache) > CACHE_LIMIT:
-                self._word_cache.clear()
-            self._word_cache[word] = cols
-        return cols
+    def _find_word_columns(self, word: str) -> tuple[int, ...]:
+        """The model's columns of a word's unigram and character n-grams (cached per word: `_word_columns`)."""
+        unigram, grams = word_feature_ids(word)
+        return tuple(c for c in (self.column.get(h) for h in unigram + grams) if c is not None)
 
-    def _bigram_column(self, pair: tuple[str, str]) -> int:
-        c = self._bigram_cache.get(pair)
-        if c is None:
-            c = self.column.get(bigram_id(*pair), -1)
-            if len(self._bigram_cache) > CACHE_LIMIT:
-                self._bigram_cache.clear()
-            self._bigram_cache[pair] = c
-        return c
+    def _find_bigram_column(self, pair: tuple[str, str]) -> int:
+        """The column of a bigram, -1 for one the model does not keep (cached: `_bigram_column`)."""
+        return self.column.get(bigram_id(*pair), -1)
 
     def columns(self, words: list[str]) -> list[int]:
         cols: list[int] = []
@@ -235,14 +230,8 @@ class Vectorizer:
         return Features(x, dense)
 
     # -- explaining ---------------------------------------------------------------------------------------------
-    def _word_column_array(self, word: str) -> np.ndarray:
-        cols = self._word_array_cache.get(word)
-        if cols is None:
-            cols = np.array(sorted(set(self._word_columns(word))), dtype=np.int64)
-            if len(self._word_array_cache) > CACHE_LIMIT:
-                self._word_array_cache.clear()
-            self._word_array_cache[word] = cols
-        return cols
+    def _find_word_column_array(self, word: str) -> np.ndarray:
+        return np.array(sorted(set(self._word_columns(word))), dtype=np.int64)
 
     def word_contributions(
         self, words: list[str], indices: np.ndarray, data: np.ndarray, weights: np.ndarray, keep=lambda word: True

@@ -7,11 +7,12 @@ Technical Support. Each intent belongs to exactly one department.
 
 from __future__ import annotations
 
-CS = "CS"
-TS = "TS"
+from tierdesk.kit.vocabulary import Department
+
+CS, TS = Department.CS, Department.TS
 
 # intent -> (department, definition)
-INTENTS: dict[str, tuple[str, str]] = {
+INTENTS: dict[str, tuple[Department, str]] = {
     # Customer Service: "I want something done about my account, my order or my money"
     "billing_dispute": (CS, "a charge is wrong: double charge, overcharge, unexpected fee, price not as offered"),
     "refund_request": (CS, "wants money back for an order, a service or a charge"),
@@ -43,14 +44,12 @@ INTENTS: dict[str, tuple[str, str]] = {
     "data_loss": (TS, "files, messages or data disappeared or were corrupted and must be recovered"),
 }
 
-DEPARTMENTS = (CS, TS)
-PRIORITIES = ("low", "normal", "high", "urgent")
 SENTIMENTS = ("negative", "neutral", "positive")
 
 
-def department_of(intent: str) -> str:
+def department_of(intent: str) -> Department:
     return INTENTS[intent][0]
 
 
-def intents_of(department: str) -> list[str]:
+def intents_of(department: Department) -> list[str]:
     return [name for name, (dept, _) in INTENTS.items() if dept == department]

@@ -8,10 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import ActorKind, MessageDirection, TicketStatus
+from tierdesk.kit.vocabulary import ActorKind, Department, EventKind, MessageDirection, TicketStatus
 from tierdesk.tickets.models import Message, Ticket, TicketEvent
 
-RETRIAGED = "retriaged"
 HISTORY_DAYS = 30
 
 
@@ -27,7 +26,7 @@ def training_tickets(db: Session) -> list[tuple[int, str, str, str, str | None, 
         .group_by(Message.ticket_id)
         .subquery()
     )
-    corrected = sa.exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == RETRIAGED)
+    corrected = sa.exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == EventKind.RETRIAGED)
 
     def set_by_agent(kind: str):
         return sa.exists().where(
@@ -51,7 +50,7 @@ def training_tickets(db: Session) -> list[tuple[int, str, str, str, str | None, 
             for r in rows]
 
 
-def recent_departments(db: Session, brand_id: int, customer_id: int, limit: int = 3) -> tuple[str, ...]:
+def recent_departments(db: Session, brand_id: int, customer_id: int, limit: int = 3) -> tuple[Department, ...]:
     """The departments of the customer's latest tickets in the last 30 days, newest first."""
     since = utcnow() - dt.timedelta(days=HISTORY_DAYS)
     rows = db.scalars(
@@ -65,4 +64,4 @@ def recent_departments(db: Session, brand_id: int, customer_id: int, limit: int 
         .order_by(Ticket.id.desc())
         .limit(limit)
     ).all()
-    return tuple(str(d) for d in rows)
+    return tuple(rows)
