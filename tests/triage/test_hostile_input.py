@@ -11,9 +11,10 @@ import pytest
 
 from tierdesk.kit.vocabulary import Department, Priority
 from tierdesk.triage import features
+from tierdesk.triage import text as triage_text
 from tierdesk.triage.decision import TriageInput, Triager
-from tierdesk.triage.features import WordPieceEmbedder
-from tierdesk.triage.text import MAX_BODY_CHARS, MAX_WORD, message_text, tokens
+from tierdesk.triage.features import WORD_CACHE_SIZE, WordPieceEmbedder
+from tierdesk.triage.text import FOLD_CACHE_SIZE, MAX_BODY_CHARS, MAX_WORD, message_text, tokens
 
 API = "/api/v1"
 
@@ -96,10 +97,11 @@ def test_a_word_piece_match_is_linear_in_the_word_length():
 
 def test_the_caches_are_bounded(triager):
     v, e = triager.model.vectorizer, triager.model.vectorizer.embedder
+    assert WORD_CACHE_SIZE < 20_000
     triager.decide_many([TriageInput(random_words(400, 10, MAX_WORD, seed=s)) for s in range(50)])  # 20,000 words
-    for cache in (v._word_columns, v._word_column_array, v._bigram_column, e.word_vector):
-        info = cache.cache_info()
-        assert info.maxsize is not None and info.currsize <= info.maxsize
+    for cache in (v._word_cache, v._word_array_cache, v._bigram_cache, e._vectors, triage_text._folded):
+        assert 0 < len(cache) <= getattr(cache, "limit", FOLD_CACHE_SIZE)
+    assert all(len(word) <= MAX_WORD for word in v._word_cache)
 
 
 # --- through the API ------------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ language (a hash, base64, a random string) and is dropped, so no later step pays
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 
@@ -35,6 +34,7 @@ MAX_SCAN_CHARS = 100_000  # of a body, looked through for the customer's words p
 # uebereinstimmungsproblematik"); random strings and encoded blobs are longer.
 MAX_WORD = 48
 FOLD_CACHE_SIZE = 1 << 15
+_folded: dict[str, str] = {}
 
 
 def customer_words(text: str, limit: int | None = None) -> str:
@@ -53,7 +53,6 @@ def customer_words(text: str, limit: int | None = None) -> str:
     return words[:limit] if limit is not None else words
 
 
-@functools.lru_cache(maxsize=FOLD_CACHE_SIZE)  # support traffic repeats its vocabulary
 def fold(word: str) -> str:
     """NFKC, umlauts spelled out, other accents removed: 'rückerstattung' -> 'rueckerstattung', 'café' -> 'cafe'."""
     word = unicodedata.normalize("NFKC", word).translate(_FOLD)
@@ -67,10 +66,16 @@ def tokens(text: str) -> list[str]:
     MAX_WORD, before or after folding (NFKC can lengthen a word), are dropped."""
     out = []
     for word in _WORD.findall(_APOSTROPHE.sub("", text.lower())):
-        if len(word) <= MAX_WORD:
+        folded = _folded.get(word)
+        if folded is None:
+            if len(word) > MAX_WORD:
+                continue
             folded = fold(word)
-            if len(folded) <= MAX_WORD:
-                out.append(folded)
+            if len(_folded) >= FOLD_CACHE_SIZE:  # bounded: emptied when full, support traffic refills it at once
+                _folded.clear()
+            _folded[word] = folded
+        if len(folded) <= MAX_WORD:
+            out.append(folded)
     return out
 
 
