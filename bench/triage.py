@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from tierdesk.config import get_settings  # noqa: E402
+from tierdesk.kit.vocabulary import Department  # noqa: E402
 from tierdesk.triage.decision import DEFAULT_MODEL_PATH, TriageInput, Triager  # noqa: E402
 from tierdesk.triage.training import score  # noqa: E402
 
@@ -115,7 +116,7 @@ def main() -> None:
 
     triager = Triager.load(None, get_settings().triage_confidence_threshold)
     tickets = read(args.data / "tickets_multilang.csv")
-    clear = [r for r in tickets if r["route_clear"] == "1" and r["route"] in ("CS", "TS")]
+    clear = [r for r in tickets if r["route_clear"] == "1" and r["route"] in {d.value for d in Department}]
     holdout = read(REPO / "bench" / "data" / "triage_holdout.csv")
     results: dict = {}
 
