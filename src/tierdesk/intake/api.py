@@ -4,10 +4,10 @@ from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request, Response, status
-from pydantic import ValidationError
 
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.intake.schemas import ContactIn, ContactResult
+from tierdesk.kit.errors import DomainError
 from tierdesk.tickets.service import message_bodies
 from tierdesk.triage.decision import MessageReading
 from tierdesk.triage.service import TriagerSource, read_message
@@ -33,8 +33,8 @@ async def read_before_transaction(request: Request) -> MessageReading | None:
 def _read(source: TriagerSource, payload) -> MessageReading | None:
     try:
         contact = ContactIn.model_validate(payload)
-    except ValidationError:
-        return None  # the endpoint answers 422, naming every field
+    except (ValueError, DomainError):  # pydantic's ValidationError is a ValueError
+        return None  # the endpoint validates the body again and answers 422, naming every field
     body_text, _html = message_bodies(contact.body, contact.body_html)
     return read_message(source, body_text, contact.subject) if body_text else None
 
