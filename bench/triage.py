@@ -31,6 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from tierdesk.config import get_settings  # noqa: E402
+from tierdesk.kit.vocabulary import Department  # noqa: E402
 from tierdesk.triage.decision import DEFAULT_MODEL_PATH, TriageInput, Triager  # noqa: E402
 from tierdesk.triage.training import score  # noqa: E402
 
@@ -94,8 +96,9 @@ def throughput(triager: Triager, texts: list[tuple[str, str | None]], batch: int
 
 def load_time() -> dict:
     code = ("import time; t=time.perf_counter(); from tierdesk.triage.decision import default_model; "
-            "default_model(); a=time.perf_counter()-t; from tierdesk.triage.decision import default_triager; "
-            "default_triager().warm_up(); print(a, time.perf_counter()-t)")
+            "default_model(); a=time.perf_counter()-t; from tierdesk.triage.decision import Triager; "
+            "from tierdesk.config import get_settings; "
+            "Triager.load(None, get_settings().triage_confidence_threshold).warm_up(); print(a, time.perf_counter()-t)")
     best = None
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
@@ -111,9 +114,9 @@ def main() -> None:
     parser.add_argument("--skip-csv", action="store_true", help="skip the CSV-trained queue and CLINC150 figures")
     args = parser.parse_args()
 
-    triager = Triager.load()
+    triager = Triager.load(None, get_settings().triage_confidence_threshold)
     tickets = read(args.data / "tickets_multilang.csv")
-    clear = [r for r in tickets if r["route_clear"] == "1" and r["route"] in ("CS", "TS")]
+    clear = [r for r in tickets if r["route_clear"] == "1" and r["route"] in {d.value for d in Department}]
     holdout = read(REPO / "bench" / "data" / "triage_holdout.csv")
     results: dict = {}
 

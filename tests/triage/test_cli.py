@@ -158,7 +158,7 @@ def test_train_on_a_csv_then_evaluate_and_classify_with_it(env, tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()
     assert results[0]["label"] == "cards" and 0 < results[0]["label_confidence"] <= 1
     assert results[0]["department"] in ("CS", "TS")  # the shipped model still decides the department
-    triager = Triager.load(model)
+    triager = Triager.load(model, get_settings().triage_confidence_threshold)
     assert triager.label_model is not None and triager.model is not triager.label_model
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tierdesk.kit.vocabulary import Department, Priority
 from tierdesk.triage.decision import TriageInput, Triager
 from tierdesk.triage.labels import INTENTS
 
@@ -61,7 +62,7 @@ def test_same_input_same_decision(triager):
     first = [d.as_dict() for d in triager.decide_many(texts)]
     again = [triager.decide(t).as_dict() for t in texts]  # one at a time gives what a batch gives
     assert first == again
-    assert Triager.load(None).decide(texts[0]).as_dict() == first[0]
+    assert Triager.load(None, triager.threshold).decide(texts[0]).as_dict() == first[0]
 
 
 def test_language_is_detected(triager):
@@ -135,3 +136,11 @@ def test_batched_language_detection_agrees_with_py3langid():
     assert max(abs(a[1] - b[1]) for a, b in zip(batched, expected, strict=True)) <= 0.002
     assert detector.detect_many(texts[:2]) == expected[:2]  # the small-batch path
     assert {lang for lang, _ in batched} >= {"en", "de", "fr", "es"}
+
+
+def test_decisions_speak_the_shared_vocabulary(triager):
+    d = triager.decide(TriageInput("Production down: the whole site is unreachable for all our users!"))
+    assert d.department is Department.TS and d.priority is Priority.URGENT
+    assert triager.read(TriageInput("refund please")).decide((Department.CS,)).department is Department.CS
+    with pytest.raises(TypeError):
+        Triager(triager.model)  # the threshold comes from the settings: no default of triage's own

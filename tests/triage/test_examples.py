@@ -6,8 +6,9 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+from tierdesk.kit.vocabulary import Priority
 from tierdesk.triage.corpus import EXAMPLES_DIR, example_rows
-from tierdesk.triage.labels import INTENTS, PRIORITIES, SENTIMENTS
+from tierdesk.triage.labels import INTENTS, SENTIMENTS
 from tierdesk.triage.signals import Lexicon
 from tierdesk.triage.text import tokens
 
@@ -34,7 +35,7 @@ def test_every_example_is_labelled_consistently():
         where = f"{name}: {row['text'][:60]!r}"
         assert row["intent"] in INTENTS, where
         assert row["department"] == INTENTS[row["intent"]][0], where
-        assert row["priority"] in PRIORITIES and row["sentiment"] in SENTIMENTS, where
+        assert row["priority"] in {p.value for p in Priority} and row["sentiment"] in SENTIMENTS, where
         assert len(row["language"]) == 2 and row["text"].strip(), where
     duplicates = [k for k, n in Counter(_key(r["text"]) for _, r in rows).items() if n > 1]
     assert duplicates == []

@@ -3,6 +3,8 @@ contact names them; an unsure decision waits for a person; agents' corrections a
 
 from __future__ import annotations
 
+import threading
+
 from fastapi.testclient import TestClient
 
 from tests.conftest import contact
@@ -83,3 +85,42 @@ def test_a_queue_change_within_the_department_is_a_retriage_too(client, world):
     [retriaged] = [e for e in timeline(client, world, ticket["id"]) if e["kind"] == "retriaged"]
     assert retriaged["after"]["queue_id"] == world.queues["acme/ts-specialists"]
     assert retriaged["reason"] == "fibre fault, needs tier 2"
+
+
+def test_a_slow_triage_holds_up_no_other_contact(client, world, monkeypatch):
+    """Triage reads a contact before its transaction opens: while one contact's triage is still working, another
+    contact is accepted (on SQLite the single writer slot is not held while classifying)."""
+    source = client.app.state.triage
+    real = source.get()
+    reading_slow, release = threading.Event(), threading.Event()
+    released_in_time: list[bool] = []
+    reads: list[str] = []
+
+    class SlowTriager:
+        def read(self, item):
+            reads.append(item.text)
+            if "SLOW" in item.text:
+                reading_slow.set()
+                released_in_time.append(release.wait(timeout=30))  # False: the other contact was held up
+            return real.read(item)
+
+    monkeypatch.setattr(source, "get", lambda: SlowTriager())
+    results: dict[str, object] = {}
+
+    def send_slow() -> None:
+        results["slow"] = client.post(f"{API}/contacts", headers=world.auth("agent"), json=contact(
+            body="SLOW: my router blinks red", sender={"email": "slow@example.com"}))
+
+    slow = threading.Thread(target=send_slow, daemon=True)
+    slow.start()
+    assert reading_slow.wait(timeout=30)
+    quick = client.post(f"{API}/contacts", headers=world.auth("agent"), json=contact(
+        body="You charged me twice, please refund", sender={"email": "quick@example.com"}))
+    release.set()
+    slow.join(timeout=60)
+    assert quick.status_code == 201, quick.text
+    assert released_in_time == [True]  # the quick contact was accepted while the slow one was still in triage
+    assert results["slow"].status_code == 201, results["slow"].text
+    assert results["slow"].json()["ticket"]["department"] == "TS"  # and the slow one was triaged as usual
+    # each contact was read once, before its transaction: inside it only the customer's history was added
+    assert sorted(reads) == ["SLOW: my router blinks red", "You charged me twice, please refund"]

@@ -76,7 +76,7 @@ def test_retraining_learns_the_deployments_words_and_replaces_the_model(client, 
     assert "60 tickets (10 re-triaged by agents): 48 to train, 12 held out" in r.output
     assert "replaces the current one" in r.output
     assert deployment.exists()
-    learned = Triager.load(deployment)
+    learned = Triager.load(deployment, get_settings().triage_confidence_threshold)
     for word in PEOPLE_WORDS:
         assert learned.decide(TriageInput(f"about the {word} again")).department == "CS", word
     for word in PRODUCT_WORDS:

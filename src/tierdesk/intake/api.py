@@ -1,12 +1,46 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.intake.schemas import ContactIn, ContactResult
+from tierdesk.kit.errors import DomainError
 from tierdesk.kit.vocabulary import TokenScope
+from tierdesk.tickets.service import message_bodies
+from tierdesk.triage.decision import MessageReading
+from tierdesk.triage.service import TriagerSource, read_message
 
 router = APIRouter(prefix="/contacts", tags=["intake"])
+
+
+async def read_before_transaction(request: Request) -> MessageReading | None:
+    """Triage's costly part for this contact (features, probabilities, language), in a worker thread, before the
+    request's transaction opens: declared ahead of `Db` on the endpoint, FastAPI resolves it first. So classifying
+    never holds a database connection, nor on SQLite the single writer slot (deps.get_db), and one large message
+    cannot hold up everyone else's contacts. Inside the transaction the triage step only adds the customer's
+    recent departments to this reading."""
+    if not request.headers.get("authorization"):
+        return None  # refused with 401 anyway: no work for it
+    try:
+        payload = await request.json()  # parsed once already, for the endpoint: cached on the request
+    except ValueError:
+        return None
+    return await to_thread.run_sync(_read, request.app.state.triage, payload)
+
+
+def _read(source: TriagerSource, payload) -> MessageReading | None:
+    try:
+        contact = ContactIn.model_validate(payload)
+    except (ValueError, DomainError):  # pydantic's ValidationError is a ValueError
+        return None  # the endpoint validates the body again and answers 422, naming every field
+    body_text, _html = message_bodies(contact.body, contact.body_html)
+    return read_message(source, body_text, contact.subject) if body_text else None
+
+
+TriageReading = Annotated[MessageReading | None, Depends(read_before_transaction)]
 
 
 @router.post(
@@ -15,10 +49,17 @@ router = APIRouter(prefix="/contacts", tags=["intake"])
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": ContactResult, "description": "a repeated delivery (same external_id): nothing new"}},
 )
-def receive_contact(contact: ContactIn, request: Request, response: Response, db: Db, principal: CurrentPrincipal):
+def receive_contact(
+    contact: ContactIn,
+    request: Request,
+    response: Response,
+    reading: TriageReading,  # before `db`: see read_before_transaction
+    db: Db,
+    principal: CurrentPrincipal,
+):
     """Take one inbound contact: find or create the customer, continue their open ticket when `thread_ref` matches,
     else open a new ticket; the message and every change are recorded in one transaction."""
-    result = request.app.state.intake.receive(db, principal, contact)
+    result = request.app.state.intake.receive(db, principal, contact, triage_reading=reading)
     if result.duplicate:
         response.status_code = status.HTTP_200_OK
     return result

@@ -29,7 +29,7 @@ from tierdesk.tickets import repository as tickets
 from tierdesk.tickets import service as ticket_work
 from tierdesk.tickets.models import Message, Ticket
 from tierdesk.tickets.schemas import TicketOut
-from tierdesk.triage.decision import TriageDecision
+from tierdesk.triage.decision import MessageReading, TriageDecision
 from tierdesk.triage.service import TriagerSource, record_triage, triage_step
 
 SUBJECT_FROM_BODY = 120
@@ -56,6 +56,7 @@ class IntakeContext:
     intent: str | None = None
     decision_reason: str | None = None
     triage: TriageDecision | None = None  # set by the triage step
+    triage_reading: MessageReading | None = None  # triage's costly part, done before the transaction (intake/api.py)
 
 
 IntakeStep = Callable[[Session, IntakeContext], None]
@@ -162,23 +163,32 @@ class IntakePipeline:
     phone_region: str | None = None
     attempts: int = 3
 
-    def receive(self, db: Session, principal: Principal, contact: ContactIn) -> ContactResult:
+    def receive(
+        self, db: Session, principal: Principal, contact: ContactIn, triage_reading: MessageReading | None = None
+    ) -> ContactResult:
         brand = resolve_brand(db, principal, contact.brand)
         if db.get_bind().dialect.name == "sqlite":
             # SQLite write transactions take the write lock at BEGIN (db.py): no other writer can race this one.
-            return self._run(db, principal, brand, contact)
+            return self._run(db, principal, brand, contact, triage_reading)
         for attempt in range(self.attempts):
             try:
                 # A savepoint, so a lost race (two first contacts from one new address at once, or one message
                 # delivered twice at once) is retried against what the other transaction committed.
                 with db.begin_nested():
-                    return self._run(db, principal, brand, contact)
+                    return self._run(db, principal, brand, contact, triage_reading)
             except IntegrityError:
                 if attempt == self.attempts - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _run(self, db: Session, principal: Principal, brand: Brand, contact: ContactIn) -> ContactResult:
+    def _run(
+        self,
+        db: Session,
+        principal: Principal,
+        brand: Brand,
+        contact: ContactIn,
+        triage_reading: MessageReading | None = None,
+    ) -> ContactResult:
         if contact.external_id:
             earlier = tickets.message_by_external_id(db, brand.id, contact.external_id)
             if earlier is not None:
@@ -196,6 +206,7 @@ class IntakePipeline:
             brand=brand,
             actor=Actor.of(principal),
             phone_region=self.phone_region,
+            triage_reading=triage_reading,
         )
         ctx.body_text, ctx.body_html = ticket_work.message_bodies(contact.body, contact.body_html)
         if not ctx.body_text:

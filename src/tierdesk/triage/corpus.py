@@ -14,7 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from tierdesk.triage.labels import INTENTS, PRIORITIES
+from tierdesk.kit.vocabulary import Department
+from tierdesk.triage.labels import INTENTS
 from tierdesk.triage.text import message_text
 from tierdesk.triage.training import LabelledText
 
@@ -46,6 +47,7 @@ BITEXT_INTENTS = {
     "track_order": "order_status",
     "track_refund": "refund_request",
 }
+_DEPARTMENTS = frozenset(d.value for d in Department)  # a model file keeps its classes as plain strings
 BITEXT_PER_INTENT = 40
 BITEXT_WEIGHT = 0.5
 
@@ -64,7 +66,7 @@ def example_rows(directory: Path = EXAMPLES_DIR) -> list[LabelledText]:
                 rows.append(
                     LabelledText(
                         message_text(rec.get("subject") or None, rec["text"]),
-                        {"department": INTENTS[intent][0], "intent": intent, "priority": rec["priority"]},
+                        {"department": INTENTS[intent][0].value, "intent": intent, "priority": rec["priority"]},
                         source=f"examples/{path.name}",
                     )
                 )
@@ -86,7 +88,7 @@ def bitext_rows(path: Path, seed: int = 0) -> list[LabelledText]:
         intent = BITEXT_INTENTS[source_intent]
         for text in texts[:BITEXT_PER_INTENT]:
             rows.append(
-                LabelledText(text, {"department": INTENTS[intent][0], "intent": intent, "priority": None},
+                LabelledText(text, {"department": INTENTS[intent][0].value, "intent": intent, "priority": None},
                              BITEXT_WEIGHT, "bitext")
             )
     return rows
@@ -121,12 +123,9 @@ def csv_rows(
                     labels["label"] = (rec[label_column] or "").strip() or None
                 if department_column:
                     dept = (rec[department_column] or "").strip().upper() or None
-                    labels["department"] = dept if dept in ("CS", "TS") else None
+                    labels["department"] = dept if dept in _DEPARTMENTS else None
                 subject = (rec[subject_column] or "").strip() if subject_column else None
                 yield reader.line_num, LabelledText(message_text(subject or None, text), labels, source=str(path))
         except (csv.Error, UnicodeDecodeError) as exc:
             raise CorpusError(f"{path}, line {reader.line_num}: {exc}") from None
 
-
-def validate_priority(value: str | None) -> str | None:
-    return value if value in PRIORITIES else None

@@ -8,20 +8,5 @@ Technical Support. Each intent belongs to exactly one department.
 from __future__ import annotations
 
 from tierdesk.kit.intents import INTENTS  # noqa: F401 (the catalogue lives in kit: tickets validate against it)
-from tierdesk.kit.vocabulary import Department
 
-CS = Department.CS.value
-TS = Department.TS.value
-
-
-DEPARTMENTS = (CS, TS)
-PRIORITIES = ("low", "normal", "high", "urgent")
 SENTIMENTS = ("negative", "neutral", "positive")
-
-
-def department_of(intent: str) -> str:
-    return INTENTS[intent][0]
-
-
-def intents_of(department: str) -> list[str]:
-    return [name for name, (dept, _) in INTENTS.items() if dept == department]

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import ActorKind, EventKind, MessageDirection, TicketStatus
+from tierdesk.kit.vocabulary import ActorKind, Department, EventKind, MessageDirection, TicketStatus
 from tierdesk.tickets.models import Message, Ticket, TicketEvent
 
 HISTORY_DAYS = 30
@@ -51,7 +51,7 @@ def training_tickets(db: Session) -> list[tuple[int, str, str, str, str | None, 
             for r in rows]
 
 
-def recent_departments(db: Session, brand_id: int, customer_id: int, limit: int = 3) -> tuple[str, ...]:
+def recent_departments(db: Session, brand_id: int, customer_id: int, limit: int = 3) -> tuple[Department, ...]:
     """The departments of the customer's latest tickets in the last 30 days, newest first."""
     since = utcnow() - dt.timedelta(days=HISTORY_DAYS)
     rows = db.scalars(
@@ -65,4 +65,4 @@ def recent_departments(db: Session, brand_id: int, customer_id: int, limit: int 
         .order_by(Ticket.id.desc())
         .limit(limit)
     ).all()
-    return tuple(str(d) for d in rows)
+    return tuple(rows)

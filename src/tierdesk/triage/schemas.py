@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from tierdesk.kit.input import Input
+from tierdesk.kit.vocabulary import Department, Priority
 
 
 class TriageRequest(Input):
@@ -17,11 +18,13 @@ class TriageBatchRequest(Input):
 
 
 class TriageOut(BaseModel):
-    department: str = Field(description="CS (Customer Service: people problem) or TS (Technical Support: product)")
+    department: Department = Field(
+        description="CS (Customer Service: people problem) or TS (Technical Support: product problem)"
+    )
     confidence: float = Field(description="probability of the department, 0..1")
     intent: str | None
     intent_confidence: float | None
-    priority: str = Field(description="low, normal, high or urgent")
+    priority: Priority = Field(description="low, normal, high or urgent")
     sentiment: float = Field(description="-1 (very negative) .. 1 (very positive)")
     language: str
     needs_human: bool = Field(description="confidence below the deployment's threshold: a person should decide")

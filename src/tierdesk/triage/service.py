@@ -10,11 +10,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from tierdesk.kit.actors import SYSTEM_ACTOR
-from tierdesk.kit.vocabulary import Department, EventKind, Priority
+from tierdesk.kit.vocabulary import EventKind
 from tierdesk.queues import repository as queues
 from tierdesk.tickets import mutations
 from tierdesk.triage import repository
-from tierdesk.triage.decision import TriageDecision, TriageInput, Triager
+from tierdesk.triage.decision import MessageReading, TriageDecision, TriageInput, Triager
 
 RELOAD_CHECK_SECONDS = 30.0
 
@@ -55,25 +55,37 @@ class TriagerSource:
         return self._triager
 
 
+def read_message(source: TriagerSource, body_text: str, subject: str | None) -> MessageReading:
+    """The expensive part of triaging a contact, which needs no database: intake runs it before its transaction
+    (intake/api.py), so classifying never holds a connection or, on SQLite, the single writer slot."""
+    return source.get().read(TriageInput(body_text, subject))
+
+
 def triage_step(source: TriagerSource):
-    """Intake step for new tickets: decide department, intent and priority unless the contact already said them."""
+    """Intake step for new tickets: decide department, intent and priority unless the contact already said them.
+
+    Uses the reading made before the transaction when there is one of this very message (ctx.triage_reading), else
+    reads the message here; inside the transaction only the customer's recent departments are added to it."""
 
     def triage(db: Session, ctx) -> None:
         recent = () if ctx.customer_created else repository.recent_departments(db, ctx.brand.id, ctx.customer.id)
-        decision = source.get().decide(TriageInput(ctx.body_text, ctx.contact.subject, recent))
+        reading: MessageReading | None = getattr(ctx, "triage_reading", None)
+        if reading is None or reading.item != TriageInput(ctx.body_text, ctx.contact.subject):
+            reading = read_message(source, ctx.body_text, ctx.contact.subject)
+        decision = reading.decide(recent)
         ctx.triage = decision
         given = ctx.contact
         if not given.intent and decision.intent and not decision.needs_human:
             ctx.intent = decision.intent  # an unsure department makes its intent a guess: the event keeps it
         if not given.priority:
-            ctx.priority = Priority(decision.priority)
+            ctx.priority = decision.priority
         if ctx.queue is not None or ctx.department is not None:
             return  # the sender or channel chose the destination; triage only describes the message
         if decision.needs_human:
             ctx.queue = queues.triage_queue(db, ctx.brand.id)
             ctx.decision_reason = f"triage unsure ({decision.confidence:.0%}): waiting for a person to decide"
         else:
-            ctx.department = Department(decision.department)
+            ctx.department = decision.department
             ctx.decision_reason = f"triage: {decision.explanation}"
 
     return triage

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tierdesk.kit.vocabulary import Priority
 from tierdesk.triage.text import tokens
 
 LEXICON_PATH = Path(__file__).parent / "lexicon.json"
@@ -37,7 +38,7 @@ class Lexicon:
     sentiment: dict[tuple[str, ...], float]
     negators: frozenset[str]
     intensifiers: dict[str, float]
-    priority: dict[tuple[str, ...], str]  # phrase -> urgent | high | low
+    priority: dict[tuple[str, ...], Priority]  # phrase -> urgent | high | low ("no rush")
     _first_words: dict[int, frozenset[str]] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -54,14 +55,13 @@ class Lexicon:
             for entry, factor in entries.items():
                 for t in tokens(entry)[:1]:
                     intensifiers[t] = float(factor)
-        priority: dict[tuple[str, ...], str] = {}
-        rank = {"low": 0, "high": 1, "urgent": 2}
+        priority: dict[tuple[str, ...], Priority] = {}
         for levels in raw["priority"].values():
             for level, phrases in levels.items():
                 for entry in phrases:
                     key = _phrase(entry)
-                    if key and rank[level] >= rank.get(priority.get(key, "low"), 0):
-                        priority[key] = level
+                    if key and (key not in priority or Priority(level).rank <= priority[key].rank):
+                        priority[key] = Priority(level)  # a phrase in two levels keeps the more urgent
         return cls(sentiment, negators, intensifiers, priority)
 
     def _matches(self, words: list[str], table: dict) -> list[tuple[int, tuple[str, ...]]]:
@@ -116,11 +116,11 @@ class Lexicon:
             j -= 1
         return j >= 0 and words[j] in self.negators
 
-    def urgency_of(self, text: str, words: list[str] | None = None) -> tuple[str | None, list[str]]:
+    def urgency_of(self, text: str, words: list[str] | None = None) -> tuple[Priority | None, list[str]]:
         """The strongest urgency level the words claim (urgent, high or low), and those words."""
         words = tokens(text) if words is None else words
         levels = [(self.priority[key], " ".join(key)) for _, key in self._matches(words, self.priority)]
-        for level in ("urgent", "high", "low"):
+        for level in sorted(Priority, key=lambda p: p.rank):
             said = [phrase for lvl, phrase in levels if lvl == level]
             if said:
                 return level, said[:3]
