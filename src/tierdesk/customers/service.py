@@ -45,7 +45,7 @@ def identify(db: Session, brand_id: int, sender: Sender, phone_region: str | Non
         customer = Customer(brand_id=brand_id, display_name=sender.name, identities=[])
         db.add(customer)
     else:
-        customer = db.get(Customer, owner_id)
+        customer = db.get_one(Customer, owner_id)
         if customer.display_name is None and sender.name:
             customer.display_name = sender.name
     conflicting = sorted({i.customer_id for i in known.values() if i.customer_id != owner_id})

@@ -17,6 +17,7 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ MAX_ATTEMPTS = 10
 CLAIM_FOR = dt.timedelta(seconds=60)  # a claimed message is retried after this if its deliverer disappears
 
 
-def enqueue(db: Session, topic: str, payload: dict) -> OutboxMessage:
+def enqueue(db: Session, topic: str, payload: dict[str, Any]) -> OutboxMessage:
     message = OutboxMessage(topic=topic, payload=payload, next_attempt_at=utcnow(), attempts=0)
     db.add(message)
     return message
@@ -47,7 +48,7 @@ def due(db: Session) -> bool:
     return bool(db.scalar(sa.select(sa.exists().where(*_pending(), OutboxMessage.next_attempt_at <= utcnow()))))
 
 
-def _pending():
+def _pending() -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
     return (OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
 
 
@@ -67,7 +68,7 @@ def _claim(db: Session, now: dt.datetime) -> list[OutboxMessage]:
             .values(next_attempt_at=now + CLAIM_FOR, attempts=OutboxMessage.attempts + 1)
             .execution_options(synchronize_session=False)
         )
-        if moved.rowcount == 1:
+        if cast("sa.CursorResult[Any]", moved).rowcount == 1:  # Session.execute is typed Result; DML gives this
             claimed.append(row)
     return claimed
 
@@ -77,7 +78,7 @@ def deliver_due(database: Database, send: Callable[[OutboxMessage], None]) -> in
     now = utcnow()
     with database.transaction() as db:
         claimed = [(m.id, m.topic, m.payload, m.attempts + 1) for m in _claim(db, now)]
-    outcomes = []
+    outcomes: list[tuple[int, int, str | None]] = []
     for message_id, topic, payload, attempts in claimed:
         try:
             send(OutboxMessage(id=message_id, topic=topic, payload=payload, attempts=attempts))
@@ -90,7 +91,7 @@ def deliver_due(database: Database, send: Callable[[OutboxMessage], None]) -> in
     with database.transaction() as db:
         for message_id, attempts, error in outcomes:
             if error is None:
-                values = {"delivered_at": done, "last_error": None}
+                values: dict[str, Any] = {"delivered_at": done, "last_error": None}
             elif attempts >= MAX_ATTEMPTS:
                 values = {"failed_at": done, "last_error": error}
                 log.warning("outbox message %s failed for good after %s attempts: %s", message_id, attempts, error)

@@ -59,7 +59,8 @@ def list_tickets(
     )
     position = decode_cursor(cursor, keys=("id",))
     rows = repository.list_visible(
-        db, principal, filters, after_id=position and position["id"], limit=limit, newest_first=order == "newest"
+        db, principal, filters, after_id=position["id"] if position else None, limit=limit,
+        newest_first=order == "newest",
     )
     rows, next_cursor = page_of(rows, limit, lambda t: {"id": t.id})
     return Page(items=[TicketOut.model_validate(t) for t in rows], next_cursor=next_cursor)
@@ -81,7 +82,7 @@ def list_messages(ticket_id: PathId, db: Db, principal: CurrentPrincipal, cursor
                   limit: Limit = DEFAULT_LIMIT):
     ticket = repository.get_visible(db, principal, ticket_id)
     position = decode_cursor(cursor, keys=("id",))
-    rows = repository.messages_of_ticket(db, ticket.id, after_id=position and position["id"], limit=limit)
+    rows = repository.messages_of_ticket(db, ticket.id, after_id=position["id"] if position else None, limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda m: {"id": m.id})
     return Page(items=[MessageOut.model_validate(m) for m in rows], next_cursor=next_cursor)
 
@@ -104,7 +105,7 @@ def timeline(ticket_id: PathId, db: Db, principal: CurrentPrincipal, cursor: str
     """Every change and message of the ticket, oldest first: who, when, before and after."""
     ticket = repository.get_visible(db, principal, ticket_id)
     position = decode_cursor(cursor, keys=("id",))
-    rows = repository.events_of_ticket(db, ticket.id, after_id=position and position["id"], limit=limit)
+    rows = repository.events_of_ticket(db, ticket.id, after_id=position["id"] if position else None, limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda e: {"id": e.id})
     return Page(items=events_with_messages(db, rows), next_cursor=next_cursor)
 
