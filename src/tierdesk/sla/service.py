@@ -112,7 +112,7 @@ def clock_report(db: Session, ticket: clocks.ClockedTicket) -> TicketSlaOut:
     for c in clocks.clocks_of(db, ticket, live_only=False):
         used = c.elapsed_seconds
         if c.running_since is not None:
-            policy = db.get(SlaPolicy, c.policy_id)
+            policy = db.get_one(SlaPolicy, c.policy_id)
             cal = clocks.calendar_of(db, policy.calendar_id)
             used += bh.business_time_between(cal, c.running_since, now).total_seconds()
         out.append(ClockOut(id=c.id, metric=c.metric, policy_id=c.policy_id, status=clocks.status_of(c, now),
@@ -120,4 +120,5 @@ def clock_report(db: Session, ticket: clocks.ClockedTicket) -> TicketSlaOut:
                             started_at=c.started_at, due_at=c.due_at, warned_at=c.warned_at,
                             breached_at=c.breached_at, stopped_at=c.stopped_at))
     policy_id = out[-1].policy_id if out else None
+    assert ticket.id is not None  # the report is of a stored ticket
     return TicketSlaOut(ticket_id=ticket.id, policy_id=policy_id, due_at=ticket.sla_due_at, clocks=out)
