@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
@@ -52,7 +53,7 @@ def overflow_waiting(db: Session, now: dt.datetime, *, lock: bool, limit: int = 
         .order_by(Queue.id)
     ).all()
     due: list[tuple[int, int, int]] = []
-    for queue_id, overflow_queue_id, after in queues:
+    for queue_id, overflow_queue_id, after in cast("list[tuple[int, int, int]]", queues):  # both set: see where()
         stmt = (
             sa.select(Ticket.id)
             .where(Ticket.queue_id == queue_id, Ticket.routable_since.is_not(None),
@@ -72,11 +73,11 @@ def overflow(db: Session) -> int:
     now = utcnow()
     moved = 0
     for ticket_id, target_id, after in overflow_waiting(db, now, lock=True):
-        ticket = db.get(Ticket, ticket_id, populate_existing=True)
-        target = db.get(Queue, target_id)
+        ticket = db.get_one(Ticket, ticket_id, populate_existing=True)
+        target = db.get_one(Queue, target_id)
         if ticket.routable_since is None or ticket.assignee_id is not None or ticket.queue_id == target_id:
             continue
-        source = db.get(Queue, ticket.queue_id)
+        source = db.get_one(Queue, ticket.queue_id)
         mutations.move_to_queue(db, ticket, target, SYSTEM_ACTOR,
                                 reason=f"overflow: waited more than {after} s in queue '{source.slug}'")
         moved += 1
@@ -123,13 +124,14 @@ def apply_escalation_rules(db: Session, reopened_after: int, urgent_wait: dt.tim
     now = utcnow()
     done = 0
     for ticket_id, rule in _rule_candidates(db, reopened_after, urgent_wait, now, lock=True):
-        ticket = db.get(Ticket, ticket_id, populate_existing=True)
+        ticket = db.get_one(Ticket, ticket_id, populate_existing=True)
         if rule == "reopened":
             ticket.reopens_escalated = ticket.reopen_count  # the rule has acted on these reopens, escalated or not
             done += _escalate(db, ticket, f"reopened {ticket.reopen_count} times",
                               "Escalated by rule: the customer reopened this technical ticket repeatedly; "
                               "see the earlier replies and notes for what was tried.")
-        elif ticket.routable_since is not None and ticket.routable_since <= now - urgent_wait:
+        elif (urgent_wait is not None and ticket.routable_since is not None
+              and ticket.routable_since <= now - urgent_wait):
             minutes = (now - ticket.routable_since).total_seconds() / 60
             done += _escalate(db, ticket, f"urgent and unassigned for {minutes:.0f} minutes",
                               "Escalated by rule: urgent ticket with no agent free in its queue.")
