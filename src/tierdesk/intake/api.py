@@ -14,10 +14,12 @@ router = APIRouter(prefix="/contacts", tags=["intake"])
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": ContactResult, "description": "a repeated delivery (same external_id): nothing new"}},
 )
-def receive_contact(contact: ContactIn, request: Request, response: Response, db: Db, principal: CurrentPrincipal):
+def receive_contact(
+    contact: ContactIn, request: Request, response: Response, db: Db, principal: CurrentPrincipal
+) -> ContactResult:
     """Take one inbound contact: find or create the customer, continue their open ticket when `thread_ref` matches,
     else open a new ticket; the message and every change are recorded in one transaction."""
-    result = request.app.state.intake.receive(db, principal, contact)
+    result: ContactResult = request.app.state.intake.receive(db, principal, contact)
     if result.duplicate:
         response.status_code = status.HTTP_200_OK
     return result
