@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tierdesk.triage.labels import INTENTS, PRIORITIES
-from tierdesk.triage.text import message_text
+from tierdesk.triage.text import message_text as message_text  # re-exported for training_runs
 from tierdesk.triage.training import LabelledText
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"

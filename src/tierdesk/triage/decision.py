@@ -11,6 +11,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class TriageDecision:
     label_confidence: float | None = None
     model: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         if self.label is None:
             out.pop("label")
@@ -111,7 +112,7 @@ class Triager:
         for row, (item, text) in enumerate(zip(items, texts, strict=True)):
             p = dict(zip(dept_head.classes, dept_p[row].tolist(), strict=True))
             leaned = self._lean_on_history(p, item.recent_departments)
-            department = max(p, key=p.get)
+            department = max(p, key=p.__getitem__)
             confidence = round(p[department], 4)
             span = slice(features.sparse.indptr[row], features.sparse.indptr[row + 1])
             deciding = self._deciding_words(words[row], features.sparse.indices[span], features.sparse.data[span],

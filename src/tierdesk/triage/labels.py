@@ -7,7 +7,7 @@ Technical Support. Each intent belongs to exactly one department.
 
 from __future__ import annotations
 
-from tierdesk.kit.intents import INTENTS  # noqa: F401 (the catalogue lives in kit: tickets validate against it)
+from tierdesk.kit.intents import INTENTS as INTENTS  # re-exported: the catalogue lives in kit (tickets check it)
 from tierdesk.kit.vocabulary import Department
 
 CS = Department.CS.value

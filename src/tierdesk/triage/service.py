@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -55,10 +57,10 @@ class TriagerSource:
         return self._triager
 
 
-def triage_step(source: TriagerSource):
+def triage_step(source: TriagerSource) -> Callable[[Session, Any], None]:
     """Intake step for new tickets: decide department, intent and priority unless the contact already said them."""
 
-    def triage(db: Session, ctx) -> None:
+    def triage(db: Session, ctx: Any) -> None:  # ctx: intake's IntakeContext (intake sits above triage)
         recent = () if ctx.customer_created else repository.recent_departments(db, ctx.brand.id, ctx.customer.id)
         decision = source.get().decide(TriageInput(ctx.body_text, ctx.contact.subject, recent))
         ctx.triage = decision
@@ -79,7 +81,7 @@ def triage_step(source: TriagerSource):
     return triage
 
 
-def record_triage(db: Session, ctx) -> None:
+def record_triage(db: Session, ctx: Any) -> None:
     """Intake step after the message is recorded: keep the decision on the ticket and in its timeline."""
     decision: TriageDecision | None = getattr(ctx, "triage", None)
     if decision is None or ctx.threaded:
