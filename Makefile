@@ -30,6 +30,7 @@ run: $(STAMP)
 ## Set up, lint, and run the whole test suite (SQLite; PostgreSQL too when TIERDESK_TEST_DATABASE_URL is set).
 test: $(STAMP)
 	$(BIN)/ruff check --quiet src tests bench
+	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q
 
 ## The benchmarks: intake (SQLite, and PostgreSQL when TIERDESK_BENCH_PG_URL is set), triage, routing (PostgreSQL).

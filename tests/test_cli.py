@@ -141,6 +141,15 @@ def test_demo_loads_once_and_writes_a_private_admin_token(cli):
 # ---- brands, agents, tokens -----------------------------------------------------------------------------------
 
 
+def test_demo_over_a_brand_of_the_same_slug_without_the_demo_admin_is_a_readable_error(cli):
+    # found by mypy: the demo data counts as loaded when its first brand exists, and the token was then made for
+    # an admin who may not exist (AttributeError on None)
+    assert cli("brands", "create", "acme", "--name", "Our own Acme").exit_code == 0
+    r = cli("demo")
+    assert_one_line_error(r, "admin@tierdesk.example")
+    assert not (cli.data_dir / DEMO_TOKEN_FILE).exists()
+
+
 def _agent(email: str):
     from tierdesk.agents.repository import by_email
 

@@ -247,6 +247,7 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False)
     def docs():
+        assert app.openapi_url is not None  # FastAPI's default, /openapi.json
         return get_swagger_ui_html(
             openapi_url=app.openapi_url,
             title="tierdesk API",

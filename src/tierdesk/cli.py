@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import sys
 from typing import Annotated
 
 import typer
@@ -72,7 +71,7 @@ def _safe_url(url: str) -> str:
 
 @db_app.command("upgrade")
 @friendly_errors
-def db_upgrade():
+def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
     _migrate()
     out.print(f"database at {_safe_url(get_settings().effective_database_url)} is up to date")
@@ -80,7 +79,7 @@ def db_upgrade():
 
 @db_app.command("check")
 @friendly_errors
-def db_check():
+def db_check() -> None:
     """Exit 1 if the database is not at the newest migration or the migrations do not match the models."""
     from tierdesk import migrate
 
@@ -173,7 +172,7 @@ def serve(
 
 @app.command("worker")
 @friendly_errors
-def run_worker(once: Annotated[bool, typer.Option(help="one pass over the due work, then exit")] = False):
+def run_worker(once: Annotated[bool, typer.Option(help="one pass over the due work, then exit")] = False) -> None:
     """Run the background worker: due work (auto-closing solved tickets, ...) claimed safely beside other workers."""
     from tierdesk.jobs.worker import Worker
     from tierdesk.wiring import default_jobs
@@ -196,7 +195,7 @@ def run_worker(once: Annotated[bool, typer.Option(help="one pass over the due wo
 
 @brands_app.command("create")
 @friendly_errors
-def brands_create(slug: str, name: Annotated[str, typer.Option(help="display name")]):
+def brands_create(slug: str, name: Annotated[str, typer.Option(help="display name")]) -> None:
     """Create a brand (with its triage queue)."""
     from tierdesk.brands.schemas import BrandCreate
     from tierdesk.brands.service import create_brand
@@ -210,7 +209,7 @@ def brands_create(slug: str, name: Annotated[str, typer.Option(help="display nam
 
 @brands_app.command("list")
 @friendly_errors
-def brands_list():
+def brands_list() -> None:
     from tierdesk.brands.repository import list_visible
     from tierdesk.kit.actors import SYSTEM
 
@@ -244,7 +243,7 @@ def agents_create(
     skill: Annotated[list[str] | None, typer.Option(help="SKILL or SKILL:LEVEL (1-5); repeat")] = None,
     brand: Annotated[list[str] | None, typer.Option(help="brand slug the agent works; repeat")] = None,
     password: Annotated[bool, typer.Option("--password", help="ask for a password (for the web UI)")] = False,
-):
+) -> None:
     """Create an agent."""
     from tierdesk.agents.schemas import AgentCreate
     from tierdesk.agents.service import create_agent
@@ -261,7 +260,7 @@ def agents_create(
 
 @agents_app.command("list")
 @friendly_errors
-def agents_list():
+def agents_list() -> None:
     from tierdesk.agents.repository import list_visible
     from tierdesk.kit.actors import SYSTEM
 
@@ -280,7 +279,7 @@ def tokens_create(
     agent: Annotated[str, typer.Option(help="email of the agent the token acts as")],
     name: Annotated[str, typer.Option(help="what the token is for, e.g. 'email gateway'")] = "cli",
     expires_days: Annotated[int | None, typer.Option(min=1, help="expire after this many days")] = None,
-):
+) -> None:
     """Create an API token. It is printed once; only a digest is stored."""
     from tierdesk.agents.repository import by_email
     from tierdesk.agents.service import create_token
@@ -300,7 +299,7 @@ def tokens_create(
 
 @tokens_app.command("list")
 @friendly_errors
-def tokens_list():
+def tokens_list() -> None:
     from tierdesk.agents.repository import tokens_of
 
     with _database().transaction(write=False) as db:
@@ -314,7 +313,7 @@ def tokens_list():
 
 @tokens_app.command("revoke")
 @friendly_errors
-def tokens_revoke(token_id: int):
+def tokens_revoke(token_id: int) -> None:
     from tierdesk.agents.service import revoke_token
 
     with _database().transaction() as db:
@@ -363,11 +362,12 @@ def dispositions_list():
 
 @app.command()
 @friendly_errors
-def demo():
+def demo() -> None:
     """Load demo brands, queues, agents and tickets (once), and write a demo admin token to the data directory."""
     from tierdesk.agents.repository import by_email
     from tierdesk.agents.service import create_token
-    from tierdesk.demo import ADMIN_EMAIL, CONTACTS, load_demo
+    from tierdesk.demo import ADMIN_EMAIL, BRANDS, CONTACTS, load_demo
+    from tierdesk.kit.errors import NotFound
     from tierdesk.triage.service import TriagerSource
 
     settings = get_settings()
@@ -382,7 +382,10 @@ def demo():
     token_file = settings.data_dir / DEMO_TOKEN_FILE
     if not token_file.exists():
         with _database().transaction() as db:
-            _row, token = create_token(db, by_email(db, ADMIN_EMAIL), "demo", settings.effective_secret_key())
+            admin = by_email(db, ADMIN_EMAIL)
+            if admin is None:  # the demo data counts as present when its first brand exists
+                raise NotFound(f"no demo admin {ADMIN_EMAIL} to make a token for (brand {BRANDS[0][0]!r} exists)")
+            _row, token = create_token(db, admin, "demo", settings.effective_secret_key())
         token_file.parent.mkdir(parents=True, exist_ok=True)
         token_file.touch(mode=0o600)
         token_file.write_text(token + "\n")
@@ -394,4 +397,4 @@ def main() -> None:  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()  # Typer exits with the command's code

@@ -108,11 +108,16 @@ def _apply(db: Session, brand_id: int, ticket_id: int, steps: tuple[Step, ...]) 
     for kind, fields in steps:
         data = dict(fields)
         actor = agents_repo.by_email(db, data.pop("by", "lena@tierdesk.example"))
+        assert actor is not None  # the demo's agents and queues exist: load_demo made them
         principal = agents_repo.principal_for_agent(db, actor)
         if "agent" in data:
-            data["assignee_id"] = agents_repo.by_email(db, data.pop("agent")).id
+            assignee = agents_repo.by_email(db, data.pop("agent"))
+            assert assignee is not None
+            data["assignee_id"] = assignee.id
         if "queue" in data:
-            data["queue_id"] = in_brand(db, brand_id, data.pop("queue")).id
+            queue = in_brand(db, brand_id, data.pop("queue"))
+            assert queue is not None
+            data["queue_id"] = queue.id
         if kind in ("assign", "update"):
             tickets.update_ticket(db, principal, ticket_id, TicketUpdate(**data))
         else:
@@ -194,16 +199,16 @@ def load_demo(
     for brand, slug, name, timezone, hours, holidays in CALENDARS:
         sla.create_calendar(db, SYSTEM, CalendarCreate(brand=brand, slug=slug, name=name, timezone=timezone,
                                                        weekly_hours=hours, holidays=holidays))
-    for brand, slug, name, department, priority, calendar, first, resolution, escalate in SLA_POLICIES:
+    for brand, slug, name, policy_department, priority, calendar, first, resolution, escalate in SLA_POLICIES:
         sla.create_policy(db, SYSTEM, PolicyCreate(
-            brand=brand, slug=slug, name=name, department=department, priority=priority, calendar=calendar,
+            brand=brand, slug=slug, name=name, department=policy_department, priority=priority, calendar=calendar,
             first_response_minutes=first, next_response_minutes=first, resolution_minutes=resolution,
             escalate_on_breach=escalate))
     progress("SLA policies")
-    for email, name, role, tier, skills, brand_slugs in AGENTS:
+    for email, name, role, tier, agent_skills, brand_slugs in AGENTS:
         agent = agents.create_agent(db, SYSTEM, AgentCreate(
             email=email, display_name=name, role=role, tier=tier, brands=brand_slugs,
-            skills=[SkillLevel(skill=s, level=lvl) for s, lvl in skills.items()]))
+            skills=[SkillLevel(skill=s, level=lvl) for s, lvl in agent_skills.items()]))
         if email in AVAILABLE:
             presence.set_presence(db, SYSTEM, agent.id, PresenceStatus.AVAILABLE, "demo shift")
     progress("agents")

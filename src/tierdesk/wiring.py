@@ -34,7 +34,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("close_solved_tickets", run=lambda db: close_solved_tickets(db, after),
             due=lambda db: solved_tickets_due(db, after)),
     ]
-    if notify:
+    if settings.notification_webhook_url is not None:  # notify
         send = outbox.webhook_sender(settings.notification_webhook_url, settings.notification_webhook_secret)
         jobs.append(Job("outbox", work=lambda database: outbox.deliver_due(database, send), due=outbox.due))
     return jobs

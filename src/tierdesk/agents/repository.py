@@ -72,7 +72,7 @@ def principal_for_agent(db: Session, agent: Agent) -> Principal:
     return Principal(agent_id=agent.id, role=agent.role, brand_ids=frozenset(brand_ids))
 
 
-def visible_agents(principal: Principal) -> sa.Select:
+def visible_agents(principal: Principal) -> sa.Select[Agent]:
     """Admins see every agent; others see the agents who share at least one of their brands (and themselves)."""
     stmt = sa.select(Agent)
     if not principal.is_admin:
@@ -81,7 +81,7 @@ def visible_agents(principal: Principal) -> sa.Select:
     return stmt
 
 
-def get_visible(db: Session, principal: Principal, agent_id: int, *, for_update: bool = False) -> Agent:
+def get_visible(db: Session, principal: Principal, agent_id: int | None, *, for_update: bool = False) -> Agent:
     stmt = visible_agents(principal).where(Agent.id == agent_id).options(*_WITH_DETAILS)
     if for_update:
         stmt = stmt.with_for_update(of=Agent)  # waits for a routing pass that holds the agent

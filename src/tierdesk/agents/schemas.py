@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from tierdesk.kit.input import Input
 from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, TokenScope, WorkKind
+
+if TYPE_CHECKING:
+    from tierdesk.agents.models import Agent
 
 SKILL_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
@@ -48,7 +52,7 @@ class AgentOut(BaseModel):
     created_at: dt.datetime
 
     @classmethod
-    def of(cls, agent) -> AgentOut:
+    def of(cls, agent: Agent) -> AgentOut:
         return cls(
             id=agent.id,
             email=agent.email,

@@ -64,9 +64,9 @@ def update_agent(db: Session, principal: Principal, agent_id: int, data: AgentUp
         if field in changes:
             setattr(agent, field, changes[field])
     if "skills" in changes:
-        agent.skills = _skills(data.skills)
+        agent.skills = _skills(changes["skills"])
     if "brands" in changes:
-        agent.brands = _brands_by_slug(db, data.brands)
+        agent.brands = _brands_by_slug(db, changes["brands"])
     db.flush()
     return agent
 

@@ -70,6 +70,7 @@ def identify_customer(db: Session, ctx: IntakeContext) -> None:
 
 def continue_thread(db: Session, ctx: IntakeContext) -> None:
     if ctx.contact.thread_ref and not ctx.customer_created:
+        assert ctx.customer is not None  # identify_customer ran before
         ctx.ticket = tickets.find_thread(db, ctx.brand.id, ctx.customer.id, ctx.contact.thread_ref)
         ctx.threaded = ctx.ticket is not None
 
@@ -115,6 +116,7 @@ def choose_destination(db: Session, ctx: IntakeContext) -> None:
 
 def open_ticket(db: Session, ctx: IntakeContext) -> None:
     subject = (ctx.contact.subject or "").strip() or _subject_from(ctx.body_text)
+    assert ctx.customer is not None and ctx.queue is not None  # set by the steps before
     ctx.ticket = mutations.open_ticket(
         db,
         brand_id=ctx.brand.id,
@@ -132,6 +134,7 @@ def open_ticket(db: Session, ctx: IntakeContext) -> None:
 
 def record_message(db: Session, ctx: IntakeContext) -> None:
     c = ctx.contact
+    assert ctx.customer is not None and ctx.ticket is not None  # set by the steps before
     ctx.message = mutations.add_message(
         db,
         ctx.ticket,
@@ -192,7 +195,7 @@ class IntakePipeline:
         if contact.external_id:
             earlier = tickets.message_by_external_id(db, brand.id, contact.external_id)
             if earlier is not None:
-                ticket = db.get(Ticket, earlier.ticket_id)
+                ticket = db.get_one(Ticket, earlier.ticket_id)
                 return ContactResult(
                     ticket=TicketOut.model_validate(ticket),
                     customer_id=ticket.customer_id,
@@ -219,6 +222,7 @@ class IntakePipeline:
         for step in self.after:
             step(db, ctx)
         db.flush()  # the ticket, message and events go in together
+        assert ctx.customer is not None and ctx.message is not None  # set by the steps
         return ContactResult(
             ticket=TicketOut.model_validate(ctx.ticket),
             customer_id=ctx.customer.id,
@@ -231,8 +235,8 @@ class IntakePipeline:
 
 def default_pipeline(phone_region: str | None = None, triager: TriagerSource | None = None) -> IntakePipeline:
     """Without a triager (tests of intake alone) new tickets go where the contact says, else to human triage."""
-    new_ticket = [explicit_destination, choose_destination, open_ticket]
-    after = [record_message]
+    new_ticket: list[IntakeStep] = [explicit_destination, choose_destination, open_ticket]
+    after: list[IntakeStep] = [record_message]
     if triager is not None:
         new_ticket = [explicit_destination, triage_step(triager), choose_destination, open_ticket]
         after = [record_message, record_triage]

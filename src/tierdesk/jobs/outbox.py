@@ -17,6 +17,7 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,7 @@ MAX_ATTEMPTS = 10
 CLAIM_FOR = dt.timedelta(seconds=60)  # a claimed message is retried after this if its deliverer disappears
 
 
-def enqueue(db: Session, topic: str, payload: dict) -> OutboxMessage:
+def enqueue(db: Session, topic: str, payload: dict[str, Any]) -> OutboxMessage:
     message = OutboxMessage(topic=topic, payload=payload, next_attempt_at=utcnow(), attempts=0)
     db.add(message)
     return message
@@ -65,7 +66,7 @@ def deliver_due(database: Database, send: Callable[[OutboxMessage], None]) -> in
     with database.transaction() as db:
         for message_id, attempts, error in outcomes:
             if error is None:
-                values = {"delivered_at": done, "last_error": None}
+                values: dict[str, Any] = {"delivered_at": done, "last_error": None}
             elif attempts >= MAX_ATTEMPTS:
                 values = {"failed_at": done, "last_error": error}
                 log.warning("outbox message %s failed for good after %s attempts: %s", message_id, attempts, error)

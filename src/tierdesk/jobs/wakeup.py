@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 
@@ -15,13 +15,19 @@ from tierdesk.db import WAKE_CHANNEL
 log = logging.getLogger("tierdesk.worker")
 
 
-def listener(engine: sa.Engine) -> Callable[[float], bool] | None:
+class Listener(Protocol):
+    connection: sa.PoolProxiedConnection  # held for the worker's lifetime; closed when it stops
+
+    def __call__(self, timeout: float) -> bool: ...
+
+
+def listener(engine: sa.Engine) -> Listener | None:
     """On PostgreSQL, a function that waits up to `timeout` seconds for new work and says whether some came;
     None elsewhere. Holds one connection of the pool for the worker's lifetime."""
     if engine.dialect.name != "postgresql":
         return None
     raw = engine.raw_connection()
-    conn = raw.driver_connection
+    conn: Any = raw.driver_connection  # psycopg's Connection (PostgreSQL only)
     conn.autocommit = True
     conn.execute(f"LISTEN {WAKE_CHANNEL}")
 
@@ -38,5 +44,6 @@ def listener(engine: sa.Engine) -> Callable[[float], bool] | None:
         time.sleep(timeout)  # sleep out the interval, as without LISTEN (never a busy loop)
         return False
 
-    wait.connection = raw  # kept so it is not returned to the pool
-    return wait
+    listening = cast(Listener, wait)  # the function, with the attribute a Listener has
+    listening.connection = raw  # kept so it is not returned to the pool
+    return listening

@@ -50,6 +50,7 @@ class Worker:
                 if job.work is not None:
                     done[job.name] = job.work(self.database)
                     continue
+                assert job.run is not None  # a job has `work` or `run`
                 with self.database.transaction() as db:
                     done[job.name] = job.run(db)
             except Exception:

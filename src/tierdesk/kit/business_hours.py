@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -69,9 +70,9 @@ class BusinessCalendar:
             hours[day] = intervals
         if not any(hours.values()):
             raise ValueError("the calendar has no business hours")
-        for day in self.holidays:
-            if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
-                raise ValueError(f"holidays must be dates, got {day!r}")
+        for holiday in self.holidays:
+            if not isinstance(holiday, dt.date) or isinstance(holiday, dt.datetime):
+                raise ValueError(f"holidays must be dates, got {holiday!r}")
         # normalise (all seven days, a real frozenset) so equal calendars compare equal however they were built
         object.__setattr__(self, "weekly_hours", hours)
         object.__setattr__(self, "holidays", frozenset(self.holidays))
@@ -99,7 +100,7 @@ class BusinessCalendar:
                 raise ValueError(f"bad holiday date {text!r} (expected YYYY-MM-DD)") from None
         return cls(timezone, hours, frozenset(dates))
 
-    def to_spec(self) -> dict:
+    def to_spec(self) -> dict[str, Any]:
         return {
             "timezone": self.timezone,
             "weekly_hours": {

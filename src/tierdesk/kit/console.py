@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -26,12 +28,15 @@ class _Console(Console):
 out = _Console(soft_wrap=True)
 err = _Console(stderr=True, soft_wrap=True)
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-def friendly_errors(fn):
+
+def friendly_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """Domain errors and bad database settings end the command with one readable line, not a traceback."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         from pydantic import ValidationError
         from sqlalchemy.exc import OperationalError
 

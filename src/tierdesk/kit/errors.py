@@ -17,7 +17,7 @@ class DomainError(Exception):
         self.message = message
         self.field = field
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str]:
         body = {"code": self.code, "message": self.message}
         if self.field:
             body["field"] = self.field

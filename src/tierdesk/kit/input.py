@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -64,7 +64,7 @@ class Input(BaseModel):
         return value
 
 
-def patch_values(data: BaseModel, *, nullable: frozenset[str] = frozenset()) -> dict:
+def patch_values(data: BaseModel, *, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The fields a PATCH body set, in the order of the model; null is refused where a value cannot be empty."""
     values = {f: getattr(data, f) for f in type(data).model_fields if f in data.model_fields_set}
     for field, value in values.items():

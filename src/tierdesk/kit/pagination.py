@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -22,12 +23,12 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
-def encode_cursor(position: dict) -> str:
+def encode_cursor(position: dict[str, int]) -> str:
     raw = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict | None:
+def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict[str, int] | None:
     if not cursor:
         return None
     try:
@@ -44,7 +45,7 @@ def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict | None:
     return position
 
 
-def page_of(rows: list, limit: int, position_of) -> tuple[list, str | None]:
+def page_of(rows: list[T], limit: int, position_of: Callable[[T], dict[str, int]]) -> tuple[list[T], str | None]:
     """Rows were fetched with limit + 1: the extra row only tells whether another page exists."""
     if len(rows) > limit:
         rows = rows[:limit]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Forbidden
 
+_S = TypeVar("_S", bound=Select[Any])
 
-def scoped(stmt: Select, brand_column: InstrumentedAttribute, principal: Principal) -> Select:
+
+def scoped(stmt: _S, brand_column: InstrumentedAttribute[int], principal: Principal) -> _S:
     """Limit a query to the brands the principal may work. Admins see every brand."""
     if principal.is_admin:
         return stmt

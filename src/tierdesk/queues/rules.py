@@ -12,7 +12,9 @@ from tierdesk.queues.models import Queue
 class Eligible(Protocol):
     """An agent as eligibility sees them."""
 
-    brand_ids: set[int] | frozenset[int]
+    @property
+    def brand_ids(self) -> set[int] | frozenset[int]: ...
+
     tier: int
     skills: dict[str, int]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -11,6 +11,12 @@ from tierdesk.config import get_settings
 from tierdesk.kit.console import friendly_errors, out
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.vocabulary import EventKind
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tierdesk.agents.models import Agent
+    from tierdesk.queues.models import Queue
 
 presence_app = typer.Typer(help="Agents' presence and capacity.", no_args_is_help=True)
 queues_app = typer.Typer(help="Queues: routing, waiting tickets, eligible agents.", no_args_is_help=True)
@@ -24,7 +30,7 @@ def _database():
     return database_for_command()
 
 
-def _agent(db, email: str):
+def _agent(db: Session, email: str) -> Agent:
     from tierdesk.agents.repository import by_email
 
     agent = by_email(db, email)
@@ -33,7 +39,7 @@ def _agent(db, email: str):
     return agent
 
 
-def _queue(db, ref: str):
+def _queue(db: Session, ref: str) -> Queue:
     """BRAND/QUEUE (slugs) or a queue id."""
     from tierdesk.brands.repository import by_slug
     from tierdesk.queues.models import Queue
@@ -50,7 +56,7 @@ def _queue(db, ref: str):
     return queue
 
 
-def _presence_row(db, agent) -> str:
+def _presence_row(db: Session, agent: Agent) -> str:
     from tierdesk.routing.router import default_capacity, workload
 
     seen = workload(db, agent.id, default_capacity(get_settings()))
@@ -61,7 +67,7 @@ def _presence_row(db, agent) -> str:
 @presence_app.command("set")
 @friendly_errors
 def presence_set(email: str, status: Annotated[str, typer.Argument(help="available, busy, away or offline")],
-                 reason: Annotated[str | None, typer.Option(help="why (kept in the history)")] = None):
+                 reason: Annotated[str | None, typer.Option(help="why (kept in the history)")] = None) -> None:
     """Set an agent's presence."""
     from tierdesk.agents.presence import set_presence
     from tierdesk.agents.schemas import PresenceSet
@@ -75,7 +81,9 @@ def presence_set(email: str, status: Annotated[str, typer.Argument(help="availab
 
 @presence_app.command("show")
 @friendly_errors
-def presence_show(email: str, history: Annotated[int, typer.Option(help="changes of the history to show")] = 10):
+def presence_show(
+    email: str, history: Annotated[int, typer.Option(help="changes of the history to show")] = 10
+) -> None:
     """An agent's presence, load and capacity, with the latest changes."""
     from tierdesk.agents.presence import history as presence_history
     from tierdesk.kit.actors import SYSTEM
@@ -97,7 +105,7 @@ def presence_capacity(
     phone: Annotated[int | None, typer.Option(help="calls at once")] = None,
     chat: Annotated[int | None, typer.Option(help="chats at once")] = None,
     mail: Annotated[int | None, typer.Option("--email", help="email, web and API tickets at once")] = None,
-):
+) -> None:
     """Set how much work of each kind an agent takes at once."""
     from tierdesk.agents.presence import set_capacity
     from tierdesk.agents.schemas import CapacitySet
@@ -145,7 +153,7 @@ def queues_create(
 
 @queues_app.command("list")
 @friendly_errors
-def queues_list():
+def queues_list() -> None:
     """Every queue with its routing policy and how many tickets wait in it."""
     from tierdesk.kit.actors import SYSTEM
     from tierdesk.queues.repository import list_visible
@@ -172,13 +180,13 @@ def queues_configure(
     overflow_to: Annotated[str | None, typer.Option(help="queue (slug) that takes long waiters")] = None,
     overflow_after: Annotated[int | None, typer.Option(help="seconds a ticket waits before it overflows")] = None,
     no_overflow: Annotated[bool, typer.Option("--no-overflow", help="turn overflow off")] = False,
-):
+) -> None:
     """Set a queue's routing policy and overflow."""
     from tierdesk.kit.actors import SYSTEM
     from tierdesk.routing.schemas import QueueUpdate
     from tierdesk.routing.service import update_queue
 
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if policy is not None:
         changes["routing_policy"] = policy
     if no_overflow:
@@ -200,7 +208,7 @@ def queues_configure(
 
 @queues_app.command("waiting")
 @friendly_errors
-def queues_waiting(queue: Annotated[str, typer.Argument(help="BRAND/QUEUE or the queue's id")]):
+def queues_waiting(queue: Annotated[str, typer.Argument(help="BRAND/QUEUE or the queue's id")]) -> None:
     """The tickets waiting in a queue, in the order they will be offered, and why each still waits."""
     from tierdesk.kit.actors import SYSTEM
     from tierdesk.routing.router import default_capacity
@@ -239,14 +247,14 @@ QueueRef = Annotated[str | None, typer.Option(help="slug or id of the target que
 
 @tickets_app.command("escalate")
 @friendly_errors
-def tickets_escalate(ticket_id: int, reason: Reason, summary: Summary = None, queue: QueueRef = None):
+def tickets_escalate(ticket_id: int, reason: Reason, summary: Summary = None, queue: QueueRef = None) -> None:
     """Escalate a ticket to the next tier (or a named queue above)."""
     _move(ticket_id, EventKind.ESCALATED, reason, summary, queue)
 
 
 @tickets_app.command("de-escalate")
 @friendly_errors
-def tickets_de_escalate(ticket_id: int, reason: Reason, summary: Summary = None, queue: QueueRef = None):
+def tickets_de_escalate(ticket_id: int, reason: Reason, summary: Summary = None, queue: QueueRef = None) -> None:
     """Send a ticket back down a tier (or to a named queue below)."""
     _move(ticket_id, EventKind.DE_ESCALATED, reason, summary, queue)
 
@@ -254,14 +262,14 @@ def tickets_de_escalate(ticket_id: int, reason: Reason, summary: Summary = None,
 @tickets_app.command("transfer")
 @friendly_errors
 def tickets_transfer(ticket_id: int, reason: Reason, queue: Annotated[str, typer.Option(help="slug or id")],
-                     summary: Summary = None):
+                     summary: Summary = None) -> None:
     """Transfer a ticket to a named queue."""
     _move(ticket_id, EventKind.TRANSFERRED, reason, summary, queue)
 
 
 @tickets_app.command("sla")
 @friendly_errors
-def tickets_sla(ticket_id: int):
+def tickets_sla(ticket_id: int) -> None:
     """A ticket's SLA clocks."""
     from tierdesk.kit.actors import SYSTEM
     from tierdesk.tickets.service import ticket_sla

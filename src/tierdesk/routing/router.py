@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
@@ -37,6 +38,9 @@ from tierdesk.routing.repository import PRIORITY_RANK
 from tierdesk.tickets import mutations
 from tierdesk.tickets.lifecycle import WORKABLE
 from tierdesk.tickets.models import Ticket
+
+if TYPE_CHECKING:
+    from tierdesk.config import Settings
 
 
 @dataclass
@@ -67,7 +71,7 @@ class Assignment:
     waited_seconds: float
 
 
-def default_capacity(settings) -> dict[WorkKind, int]:
+def default_capacity(settings: Settings) -> dict[WorkKind, int]:
     """The capacities of agents who have none of their own (TIERDESK_CAPACITY_*)."""
     return {WorkKind.PHONE: settings.capacity_phone, WorkKind.CHAT: settings.capacity_chat,
             WorkKind.EMAIL: settings.capacity_email}
@@ -82,7 +86,7 @@ def queue_rules(db: Session, queue_ids: list[int]) -> dict[int, QueueRule]:
     return {q.id: QueueRule.of(q) for q in queues}
 
 
-def _in_brands(brand_ids: set[int]) -> sa.Select:
+def _in_brands(brand_ids: set[int]) -> sa.Select[int]:
     member = sa.select(agent_brands.c.agent_id).where(agent_brands.c.brand_id.in_(brand_ids))
     return sa.select(Agent.id).where(Agent.is_active.is_(True), Agent.id.in_(member))
 
@@ -104,7 +108,7 @@ def workload(db: Session, agent_id: int, defaults: dict[WorkKind, int]) -> Candi
     return _described(db, pool, defaults, lock=False).get(agent_id)
 
 
-def _described(db: Session, pool: sa.Select, defaults: dict[WorkKind, int], *, lock: bool) -> dict[int, Candidate]:
+def _described(db: Session, pool: sa.Select[int], defaults: dict[WorkKind, int], *, lock: bool) -> dict[int, Candidate]:
     """The agents `pool` selects (a SELECT of Agent.id), with their brands, skills, capacities and load."""
     stmt = pool.add_columns(Agent.tier, Agent.idle_since)
     if lock:
@@ -155,7 +159,7 @@ def _pick(rule: QueueRule, eligible: list[Candidate]) -> Candidate:
 _NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-def _urgency(t) -> tuple:
+def _urgency(t: sa.Row[*tuple[Any, ...]]) -> tuple[Any, ...]:
     """The serving order of PRIORITY_RANK's query, for tickets fetched queue by queue."""
     return (t.priority.rank, t.sla_due_at is None, t.sla_due_at or _NEVER, t.routable_since, t.id)
 
@@ -185,7 +189,7 @@ def route_waiting(
     # (tickets nobody can take yet are neither read nor locked, so a long backlog costs nothing, and calls waiting
     # for a free line never hold back the emails behind them); then all of them in one order, most urgent first,
     # because an agent of several queues takes the most urgent ticket of any.
-    tickets = []
+    tickets: list[sa.Row[*tuple[Any, ...]]] = []
     for queue_id, team in servable.items():
         for kind in kinds_waiting[queue_id]:
             channels = CHANNELS_OF[kind]

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tierdesk.agents.schemas import SKILL_PATTERN
 from tierdesk.kit.input import SLUG_PATTERN, Input
 from tierdesk.kit.vocabulary import Channel, Department, PresenceStatus, Priority, QueueKind, RoutingPolicy, WorkKind
+
+if TYPE_CHECKING:
+    from tierdesk.queues.models import Queue
 
 
 class RequiredSkill(Input):
@@ -55,7 +59,7 @@ class QueueOut(BaseModel):
     created_at: dt.datetime
 
     @classmethod
-    def of(cls, queue, waiting: int) -> QueueOut:
+    def of(cls, queue: Queue, waiting: int) -> QueueOut:
         return cls(
             id=queue.id,
             brand_id=queue.brand_id,

@@ -78,7 +78,7 @@ def update_queue(db: Session, principal: Principal, queue_id: int, data: QueueUp
                 raise InvalidInput(f"the triage queue's {field} cannot be changed", field=field)
             setattr(queue, field, changes[field])
     if "required_skills" in changes:
-        queue.required_skills = _required(data.required_skills)
+        queue.required_skills = _required(changes["required_skills"])
     if "overflow_queue" in changes:
         queue.overflow_queue_id = _overflow_target(db, queue.brand_id, data.overflow_queue, queue.id)
     if "overflow_after_seconds" in changes:

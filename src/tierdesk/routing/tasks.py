@@ -47,7 +47,7 @@ def overflow(db: Session) -> int:
         target = db.get(Queue, target_id)
         if ticket.routable_since is None or ticket.assignee_id is not None or ticket.queue_id == target_id:
             continue
-        source = db.get(Queue, ticket.queue_id)
+        source = db.get_one(Queue, ticket.queue_id)
         mutations.move_to_queue(db, ticket, target, SYSTEM_ACTOR,
                                 reason=f"overflow: waited more than {after} s in queue '{source.slug}'")
         moved += 1
@@ -80,7 +80,8 @@ def apply_escalation_rules(db: Session, reopened_after: int, urgent_wait: dt.tim
             done += _escalate(db, ticket, f"reopened {ticket.reopen_count} times",
                               "Escalated by rule: the customer reopened this technical ticket repeatedly; "
                               "see the earlier replies and notes for what was tried.")
-        elif ticket.routable_since is not None and ticket.routable_since <= now - urgent_wait:
+        elif (urgent_wait is not None and ticket.routable_since is not None
+              and ticket.routable_since <= now - urgent_wait):
             minutes = (now - ticket.routable_since).total_seconds() / 60
             done += _escalate(db, ticket, f"urgent and unassigned for {minutes:.0f} minutes",
                               "Escalated by rule: urgent ticket with no agent free in its queue.")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from tierdesk.kit.console import friendly_errors, out
 from tierdesk.kit.errors import InvalidInput
+
+if TYPE_CHECKING:
+    pass
 
 sla_app = typer.Typer(help="SLA policies and business calendars.", no_args_is_help=True)
 
@@ -29,7 +32,7 @@ def calendar_create(
     hours: Annotated[list[str], typer.Option(help="DAY=HH:MM-HH:MM[,HH:MM-HH:MM]; repeat (mon..sun)")],
     holiday: Annotated[list[str] | None, typer.Option(help="ISO date; repeat")] = None,
     name: Annotated[str | None, typer.Option(help="display name")] = None,
-):
+) -> None:
     """Create a business calendar, e.g. --hours mon=09:00-17:00 --hours tue=09:00-17:00."""
     from tierdesk.kit.actors import SYSTEM
     from tierdesk.sla.schemas import CalendarCreate
@@ -50,7 +53,7 @@ def calendar_create(
 
 @sla_app.command("calendars")
 @friendly_errors
-def calendars():
+def calendars() -> None:
     from tierdesk.kit.actors import SYSTEM
     from tierdesk.sla.service import list_calendars
 
@@ -75,7 +78,7 @@ def policy_create(
     warn_before: Annotated[int, typer.Option(help="minutes before the due time")] = 15,
     escalate_on_breach: Annotated[bool, typer.Option(help="escalate a ticket whose target is missed")] = False,
     name: Annotated[str | None, typer.Option(help="display name")] = None,
-):
+) -> None:
     """Create an SLA policy (targets in business minutes of its calendar)."""
     from tierdesk.kit.actors import SYSTEM
     from tierdesk.sla.schemas import PolicyCreate
@@ -92,11 +95,11 @@ def policy_create(
 
 @sla_app.command("policies")
 @friendly_errors
-def policies():
+def policies() -> None:
     from tierdesk.kit.actors import SYSTEM
     from tierdesk.sla.service import list_policies
 
-    def minutes(v):
+    def minutes(v: int | None) -> str:
         return "-" if v is None else str(v)
 
     with _database().transaction(write=False) as db:

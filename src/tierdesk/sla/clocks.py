@@ -25,7 +25,9 @@ PAUSED_STATUSES = frozenset({TicketStatus.PENDING, TicketStatus.ON_HOLD})
 class ClockedTicket(Protocol):
     """What the clocks read and write of a ticket (the tickets domain, above this one, passes its Ticket)."""
 
-    id: int | None
+    @property
+    def id(self) -> int | None: ...  # None before the ticket's first flush
+
     brand_id: int
     department: Department | None
     priority: Priority
@@ -43,18 +45,19 @@ _TARGET_FIELD = {
 def calendar_of(db: Session, calendar_id: int | None) -> bh.BusinessCalendar:
     if calendar_id is None:
         return bh.BusinessCalendar.always_open()
-    row = db.get(BusinessCalendar, calendar_id)
+    row = db.get_one(BusinessCalendar, calendar_id)
     return _parsed(row.timezone, _frozen(row.weekly_hours), tuple(row.holidays))
 
 
-_calendar_cache: dict[tuple, bh.BusinessCalendar] = {}
+_Weekly = tuple[tuple[str, tuple[str, ...]], ...]
+_calendar_cache: dict[tuple[str, _Weekly, tuple[str, ...]], bh.BusinessCalendar] = {}
 
 
-def _frozen(weekly: dict) -> tuple:
+def _frozen(weekly: dict[str, list[str]]) -> _Weekly:
     return tuple(sorted((day, tuple(spans)) for day, spans in weekly.items()))
 
 
-def _parsed(timezone: str, weekly: tuple, holidays: tuple) -> bh.BusinessCalendar:
+def _parsed(timezone: str, weekly: _Weekly, holidays: tuple[str, ...]) -> bh.BusinessCalendar:
     """Calendars are parsed once per content (rows are validated when saved, so parsing here cannot fail)."""
     key = (timezone, weekly, holidays)
     cal = _calendar_cache.get(key)
@@ -136,7 +139,7 @@ def _start(
 def _pause(db: Session, clock: SlaClock, now: dt.datetime) -> None:
     if clock.running_since is None:
         return
-    policy = db.get(SlaPolicy, clock.policy_id)
+    policy = db.get_one(SlaPolicy, clock.policy_id)
     used = bh.business_time_between(calendar_of(db, policy.calendar_id), clock.running_since, now)
     clock.elapsed_seconds += used.total_seconds()
     clock.running_since = None
@@ -149,7 +152,7 @@ def _resume(db: Session, clock: SlaClock, now: dt.datetime) -> None:
         return
     clock.running_since = now
     clock.stopped_at = None
-    _schedule(db, clock, db.get(SlaPolicy, clock.policy_id), now)
+    _schedule(db, clock, db.get_one(SlaPolicy, clock.policy_id), now)
 
 
 def _stop(db: Session, clock: SlaClock, now: dt.datetime) -> None:
@@ -225,10 +228,11 @@ def targets_changed(db: Session, ticket: ClockedTicket, now: dt.datetime) -> Non
     policy = policy_for(db, ticket)
     clocks = clocks_of(db, ticket)
     for c in clocks:
-        target = policy and _target_seconds(policy, c.metric)
+        target = _target_seconds(policy, c.metric) if policy else None
         if target is None:
             _stop(db, c, now)
             continue
+        assert policy is not None  # a target comes from a policy
         if c.policy_id == policy.id and c.target_seconds == target:
             continue
         running = c.running_since is not None

@@ -23,8 +23,8 @@ class BusinessCalendar(Base):
     slug: Mapped[str] = mapped_column(sa.String(64))
     name: Mapped[str] = mapped_column(sa.String(200))
     timezone: Mapped[str] = mapped_column(sa.String(64))
-    weekly_hours: Mapped[dict] = mapped_column(JsonData)  # {"mon": ["09:00-17:00"], ...}
-    holidays: Mapped[list] = mapped_column(JsonData)  # ["2026-12-25", ...]
+    weekly_hours: Mapped[dict[str, list[str]]] = mapped_column(JsonData)  # {"mon": ["09:00-17:00"], ...}
+    holidays: Mapped[list[str]] = mapped_column(JsonData)  # ["2026-12-25", ...]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ class Alarm(StrEnum):
     WARNING = "warning"
 
 
-def _due(alarm: Alarm, now: dt.datetime) -> tuple:
+def _due(alarm: Alarm, now: dt.datetime) -> tuple[sa.ColumnElement[bool], ...]:
     if alarm is Alarm.BREACH:
         return (SlaClock.breached_at.is_(None), SlaClock.due_at.is_not(None), SlaClock.due_at <= now,
                 SlaClock.stopped_at.is_(None))
@@ -48,7 +49,7 @@ def mark(db: Session, clock_id: int, alarm: Alarm, now: dt.datetime) -> SlaClock
     column = SlaClock.breached_at if alarm is Alarm.BREACH else SlaClock.warned_at
     moved = db.execute(sa.update(SlaClock).where(SlaClock.id == clock_id, *_due(alarm, now)).values({column: now})
                        .execution_options(synchronize_session=False))
-    if moved.rowcount != 1:
+    if cast("sa.CursorResult[Any]", moved).rowcount != 1:  # Session.execute is typed Result; DML gives this
         return None
     return db.get(SlaClock, clock_id, populate_existing=True)
 

@@ -119,7 +119,7 @@ def clock_report(db: Session, ticket: clocks.ClockedTicket) -> TicketSlaOut:
     for c in rows:
         used = c.elapsed_seconds
         if c.running_since is not None:
-            policy = db.get(SlaPolicy, c.policy_id)
+            policy = db.get_one(SlaPolicy, c.policy_id)
             cal = clocks.calendar_of(db, policy.calendar_id)
             used += bh.business_time_between(cal, c.running_since, now).total_seconds()
         out.append(ClockOut(id=c.id, metric=c.metric, policy_id=c.policy_id, status=clocks.status_of(c, now),

@@ -11,6 +11,7 @@ from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_curso
 from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
 from tierdesk.sla.schemas import TicketSlaOut
 from tierdesk.tickets import repository, service
+from tierdesk.tickets.models import DispositionCode, Message, Ticket
 from tierdesk.tickets.repository import TicketFilters
 from tierdesk.tickets.schemas import (
     DispositionCreate,
@@ -45,7 +46,7 @@ def list_tickets(
     order: Literal["newest", "oldest"] = "newest",
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
-):
+) -> Page[TicketOut]:
     filters = TicketFilters(
         brand_id=resolve_brand(db, principal, brand).id if brand else None,
         statuses=status,
@@ -59,62 +60,63 @@ def list_tickets(
     )
     position = decode_cursor(cursor, keys=("id",))
     rows = repository.list_visible(
-        db, principal, filters, after_id=position and position["id"], limit=limit, newest_first=order == "newest"
+        db, principal, filters, after_id=position["id"] if position else None, limit=limit,
+        newest_first=order == "newest",
     )
     rows, next_cursor = page_of(rows, limit, lambda t: {"id": t.id})
     return Page(items=[TicketOut.model_validate(t) for t in rows], next_cursor=next_cursor)
 
 
 @router.get("/{ticket_id}", response_model=TicketOut)
-def get_ticket(ticket_id: PathId, db: Db, principal: CurrentPrincipal):
+def get_ticket(ticket_id: PathId, db: Db, principal: CurrentPrincipal) -> Ticket:
     return repository.get_visible(db, principal, ticket_id)
 
 
 @router.patch("/{ticket_id}", response_model=TicketOut)
-def update_ticket(ticket_id: PathId, data: TicketUpdate, db: Db, principal: CurrentPrincipal):
+def update_ticket(ticket_id: PathId, data: TicketUpdate, db: Db, principal: CurrentPrincipal) -> Ticket:
     """Change status, priority, queue, assignee, department, intent, subject or disposition; each change is an event."""
     return service.update_ticket(db, principal, ticket_id, data)
 
 
 @router.get("/{ticket_id}/messages", response_model=Page[MessageOut])
 def list_messages(ticket_id: PathId, db: Db, principal: CurrentPrincipal, cursor: str | None = None,
-                  limit: Limit = DEFAULT_LIMIT):
+                  limit: Limit = DEFAULT_LIMIT) -> Page[MessageOut]:
     ticket = repository.get_visible(db, principal, ticket_id)
     position = decode_cursor(cursor, keys=("id",))
-    rows = repository.messages_of_ticket(db, ticket.id, after_id=position and position["id"], limit=limit)
+    rows = repository.messages_of_ticket(db, ticket.id, after_id=position["id"] if position else None, limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda m: {"id": m.id})
     return Page(items=[MessageOut.model_validate(m) for m in rows], next_cursor=next_cursor)
 
 
 @router.post("/{ticket_id}/messages", response_model=MessageOut, status_code=status.HTTP_201_CREATED)
-def add_message(ticket_id: PathId, data: MessageCreate, db: Db, principal: CurrentPrincipal):
+def add_message(ticket_id: PathId, data: MessageCreate, db: Db, principal: CurrentPrincipal) -> Message:
     """An agent's public reply (`outbound`) or internal note (`note`)."""
     return service.reply(db, principal, ticket_id, data)
 
 
 @router.get("/{ticket_id}/sla", response_model=TicketSlaOut)
-def get_ticket_sla(ticket_id: PathId, db: Db, principal: CurrentPrincipal):
+def get_ticket_sla(ticket_id: PathId, db: Db, principal: CurrentPrincipal) -> TicketSlaOut:
     """The ticket's SLA clocks: target, business time used, due time, and whether each is met, paused or breached."""
     return service.ticket_sla(db, principal, ticket_id)
 
 
 @router.get("/{ticket_id}/timeline", response_model=Page[EventOut])
 def timeline(ticket_id: PathId, db: Db, principal: CurrentPrincipal, cursor: str | None = None,
-             limit: Limit = DEFAULT_LIMIT):
+             limit: Limit = DEFAULT_LIMIT) -> Page[EventOut]:
     """Every change and message of the ticket, oldest first: who, when, before and after."""
     ticket = repository.get_visible(db, principal, ticket_id)
     position = decode_cursor(cursor, keys=("id",))
-    rows = repository.events_of_ticket(db, ticket.id, after_id=position and position["id"], limit=limit)
+    rows = repository.events_of_ticket(db, ticket.id, after_id=position["id"] if position else None, limit=limit)
     rows, next_cursor = page_of(rows, limit, lambda e: {"id": e.id})
     return Page(items=events_with_messages(db, rows), next_cursor=next_cursor)
 
 
 @dispositions_router.get("", response_model=list[DispositionOut])
-def list_dispositions(db: Db, principal: CurrentPrincipal, brand: str | None = None):
+def list_dispositions(db: Db, principal: CurrentPrincipal, brand: str | None = None) -> list[DispositionCode]:
     brand_id = resolve_brand(db, principal, brand).id if brand else None
     return repository.dispositions_visible(db, principal, brand_id)
 
 
 @dispositions_router.post("", response_model=DispositionOut, status_code=status.HTTP_201_CREATED)
-def create_disposition(data: DispositionCreate, db: Db, principal: CurrentPrincipal):
+def create_disposition(data: DispositionCreate, db: Db, principal: CurrentPrincipal) -> DispositionCode:
     return service.create_disposition(db, principal, data)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -128,8 +129,8 @@ class TicketEvent(Base):
         BigId, sa.ForeignKey("integrations.id", ondelete="SET NULL")
     )
     message_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("messages.id", ondelete="SET NULL"))
-    before: Mapped[dict | None] = mapped_column(JsonData)
-    after: Mapped[dict | None] = mapped_column(JsonData)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JsonData)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JsonData)
     reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -48,8 +49,8 @@ def record_event(
     kind: EventKind,
     actor: Actor,
     *,
-    before: dict | None = None,
-    after: dict | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
     reason: str | None = None,
     message: Message | None = None,
     at: dt.datetime | None = None,
@@ -238,7 +239,7 @@ def move_to_queue(
     kind: EventKind = EventKind.QUEUE_CHANGED,
     unassign: bool = False,
     note: Message | None = None,
-    detail: dict | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     """Put the ticket in another queue: it takes the queue's tier and department (the other department's SLA
     applies from now, and an intent of the old department no longer holds), optionally leaves its assignee, and
@@ -246,8 +247,8 @@ def move_to_queue(
     transferred) with queue, tier (and assignee) before and after, then department_changed and intent_changed when
     those follow."""
     now = utcnow()
-    before: dict = {"queue_id": ticket.queue_id, "tier": ticket.tier}
-    after: dict = {"queue_id": queue.id, "tier": queue.tier}
+    before: dict[str, Any] = {"queue_id": ticket.queue_id, "tier": ticket.tier}
+    after: dict[str, Any] = {"queue_id": queue.id, "tier": queue.tier}
     if unassign:
         before["assignee_id"], after["assignee_id"] = ticket.assignee_id, None
         if ticket.assignee_id is not None and ticket.status in WORKABLE:
@@ -327,7 +328,7 @@ def assign_routed(db: Session, made: Sequence[RoutedAssignment], now: dt.datetim
     (sla.clocks.status_changed does nothing between them), which the trail test checks. Returns what was applied."""
     if not made:
         return []
-    tickets = Ticket.__table__
+    tickets = cast(sa.Table, Ticket.__table__)  # typed as a FromClause; a mapped class's table is a Table
     cas = (
         sa.update(tickets)
         .where(tickets.c.id == sa.bindparam("ticket"), tickets.c.assignee_id.is_(None),

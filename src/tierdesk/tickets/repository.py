@@ -99,7 +99,7 @@ def find_thread(db: Session, brand_id: int, customer_id: int, thread_ref: str) -
     return db.scalar(stmt.with_for_update())
 
 
-def _events(db: Session, where, *, after_id: int | None, limit: int) -> list[TicketEvent]:
+def _events(db: Session, where: sa.ColumnElement[bool], *, after_id: int | None, limit: int) -> list[TicketEvent]:
     stmt = sa.select(TicketEvent).where(where).order_by(TicketEvent.id).limit(limit + 1)
     if after_id is not None:
         stmt = stmt.where(TicketEvent.id > after_id)

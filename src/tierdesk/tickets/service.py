@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +15,7 @@ from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.html import html_from_text, sanitize_html, text_from_html
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.intents import check_intent
-from tierdesk.kit.vocabulary import AgentRole, EventKind, MessageDirection, TicketStatus
+from tierdesk.kit.vocabulary import AgentRole, Department, EventKind, MessageDirection, Priority, TicketStatus
 from tierdesk.queues import repository as queues
 from tierdesk.queues.models import Queue
 from tierdesk.queues.rules import QueueRule
@@ -64,7 +65,7 @@ def _assignable(db: Session, ticket: Ticket, agent_id: int) -> Agent:
     agent = db.get(Agent, agent_id)
     works_brand = agent is not None and agent.is_active and (
         agent.role is AgentRole.ADMIN or agents.works_brand(db, agent_id, ticket.brand_id))
-    if not works_brand:
+    if agent is None or not works_brand:
         raise InvalidInput(f"no active agent {agent_id} works this ticket's brand", field="assignee_id")
     return agent
 
@@ -86,9 +87,9 @@ def update_ticket(db: Session, principal: Principal, ticket_id: int, data: Ticke
     change = _check_update(db, ticket, data)
     given, reason = change.given, data.reason
     if "subject" in given:
-        mutations.set_subject(db, ticket, data.subject, actor, reason)
+        mutations.set_subject(db, ticket, cast(str, data.subject), actor, reason)  # not null: _check_update
     if "priority" in given:
-        mutations.set_priority(db, ticket, data.priority, actor, reason)
+        mutations.set_priority(db, ticket, cast(Priority, data.priority), actor, reason)
     if change.queue is not None and change.queue.id != ticket.queue_id:
         _move(db, ticket, change.queue, actor, reason, keep_assignee="assignee_id" in given)
     if "intent" in given:
@@ -98,7 +99,7 @@ def update_ticket(db: Session, principal: Principal, ticket_id: int, data: Ticke
     if "disposition" in given:
         mutations.set_disposition(db, ticket, change.disposition_id, actor, reason)
     if "status" in given:
-        mutations.change_status(db, ticket, data.status, actor, reason)
+        mutations.change_status(db, ticket, cast(TicketStatus, data.status), actor, reason)
     db.flush()
     return ticket
 
@@ -115,7 +116,7 @@ def _check_update(db: Session, ticket: Ticket, data: TicketUpdate) -> _Change:
         # A person moving a ticket corrects triage: the reason is what the next person (and model) learns from.
         field = "department" if "department" in given else "queue_id"
         raise InvalidInput("say why the ticket moves to another department or queue (reason)", field=field)
-    department = change.queue.department if moves and change.queue.department else ticket.department
+    department = change.queue.department if moves and change.queue and change.queue.department else ticket.department
     if "intent" in given and data.intent is not None:
         check_intent(data.intent, department)
     if "assignee_id" in given and data.assignee_id is not None:
@@ -129,7 +130,7 @@ def _check_update(db: Session, ticket: Ticket, data: TicketUpdate) -> _Change:
                                f"{department.value}", field="disposition")
         change.disposition_id = code.id
     if "status" in given:
-        check_transition(ticket.status, data.status)
+        check_transition(ticket.status, cast(TicketStatus, data.status))  # not null: patch_values
     return change
 
 
@@ -137,24 +138,24 @@ def _destination(db: Session, ticket: Ticket, data: TicketUpdate, given: set[str
     """The queue a PATCH sends the ticket to: the one named, or for a department change (re-triage, or out of human
     triage) that department's entry queue, so a ticket never sits as a CS ticket in a TS queue."""
     if "queue_id" in given:
-        queue = queues.in_brand(db, ticket.brand_id, data.queue_id)
+        queue = queues.in_brand(db, ticket.brand_id, cast(int, data.queue_id))  # not null: patch_values
         if queue is None:
             raise InvalidInput(f"no queue {data.queue_id} in this ticket's brand", field="queue_id")
     elif "department" in given and data.department != ticket.department:
-        queue = queues.default_for_department(db, ticket.brand_id, data.department)
+        queue = queues.default_for_department(db, ticket.brand_id, cast(Department, data.department))
         if queue is None:
-            raise InvalidInput(f"this brand has no active {data.department.value} queue", field="department")
+            raise InvalidInput(f"this brand has no active {data.department} queue", field="department")
     else:
         return None
     if not queue.is_active:
         raise InvalidInput(f"queue '{queue.slug}' is inactive", field="queue_id")
     if "department" in given and queue.department and data.department != queue.department:
-        raise InvalidInput(f"queue '{queue.slug}' belongs to {queue.department.value}, not {data.department.value}",
+        raise InvalidInput(f"queue '{queue.slug}' belongs to {queue.department.value}, not {data.department}",
                            field="department")
     return queue
 
 
-def _move(db: Session, ticket: Ticket, queue: Queue, actor: Actor, reason: str, *, keep_assignee: bool) -> None:
+def _move(db: Session, ticket: Ticket, queue: Queue, actor: Actor, reason: str | None, *, keep_assignee: bool) -> None:
     """A person's move to another queue: the move itself, the assignee leaving if they may not work the new queue
     (unless the same change names an assignee), and one "retriaged" event that `tierdesk triage train --from-db`
     learns from."""

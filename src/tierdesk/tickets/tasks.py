@@ -76,6 +76,7 @@ def detect_sla_events(db: Session, *, notify: bool, on_breach: BreachFollowUp | 
             if clock is None:
                 continue
             due_at = clock.due_at if alarm is sla.Alarm.BREACH else clock.warn_at
+            assert due_at is not None and clock.due_at is not None  # sla.mark matched a clock with them set
             kind = EventKind.SLA_BREACH if alarm is sla.Alarm.BREACH else EventKind.SLA_WARNING
             mutations.record_event(
                 db, ticket, kind, SYSTEM_ACTOR,

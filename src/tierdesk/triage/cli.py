@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
 from tierdesk.kit.console import err, friendly_errors, out
+
+if TYPE_CHECKING:
+    from tierdesk.triage.decision import Triager
 
 triage_app = typer.Typer(help="Triage: classify, train and evaluate models.", no_args_is_help=True)
 
@@ -30,7 +34,7 @@ ModelOption = Annotated[
 ]
 
 
-def _triager(model: Path | None):
+def _triager(model: Path | None) -> Triager:
     from tierdesk.config import get_settings
     from tierdesk.triage.decision import Triager
     from tierdesk.triage.model import ModelFileError
@@ -50,7 +54,7 @@ def _deployment_model() -> Path | None:
     return path if path.exists() else None
 
 
-def parse_line(line: str) -> tuple[dict | None, str | None]:
+def parse_line(line: str) -> tuple[dict[str, Any] | None, str | None]:
     """A request line -> (request, None) or (None, what is wrong with it)."""
     try:
         data = json.loads(line)
@@ -68,7 +72,7 @@ def parse_line(line: str) -> tuple[dict | None, str | None]:
     return {"text": text[:MAX_TEXT], "subject": (subject or None) and subject[:1000], "id": data.get("id")}, None
 
 
-def _lines(stream) -> iter:
+def _lines(stream: BinaryIO) -> Iterator[list[bytes]]:
     """Complete lines from a binary stream, in batches of whatever has arrived (no waiting for a full batch)."""
     pending = b""
     fd = stream.fileno()
@@ -85,7 +89,7 @@ def _lines(stream) -> iter:
 
 
 @triage_app.command("classify")
-def classify(model: ModelOption = None):
+def classify(model: ModelOption = None) -> None:
     """Read JSON lines {"text": ..., "subject": ...} on stdin; write one JSON decision per line on stdout."""
     from tierdesk.triage.decision import TriageInput
 
@@ -93,8 +97,8 @@ def classify(model: ModelOption = None):
     write = sys.stdout.write
     line_no = 0
     for batch in _lines(sys.stdin.buffer):
-        results: list[dict | None] = []
-        requests = []
+        results: list[dict[str, Any] | None] = []
+        requests: list[dict[str, Any]] = []
         for raw in batch:
             line_no += 1
             try:
@@ -106,6 +110,7 @@ def classify(model: ModelOption = None):
             if problem:
                 results.append({"line": line_no, "error": problem})
             else:
+                assert request is not None  # no problem: a request
                 results.append(None)
                 requests.append(request)
         decisions = iter(triager.decide_many([TriageInput(r["text"], r["subject"]) for r in requests]))
@@ -133,7 +138,7 @@ def train_command(
     builtin: Annotated[bool, typer.Option("--builtin", help="rebuild the shipped default model")] = False,
     bitext: Annotated[Path | None, typer.Option(help="with --builtin: Bitext's bitext_cs_20k.csv")] = None,
     force: Annotated[bool, typer.Option(help="with --from-db: replace the model even if it scores lower")] = False,
-):
+) -> None:
     """Train a model: on a CSV (--data), on this deployment's tickets (--from-db), or the shipped one (--builtin)."""
     from tierdesk.triage import training_runs
 
@@ -181,7 +186,7 @@ def evaluate(
     subject_column: Annotated[str | None, typer.Option(help="the CSV's subject column, if any")] = None,
     model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the scores as one JSON object")] = False,
-):
+) -> None:
     """Accuracy, balanced accuracy, macro-F1 and the confusion matrix of a model on a labelled CSV."""
     from tierdesk.triage import training_runs
 

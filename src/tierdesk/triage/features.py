@@ -14,7 +14,7 @@ number of entries and no word longer than text.MAX_WORD reaches it, so hostile i
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -266,7 +266,8 @@ class Vectorizer:
         return cols
 
     def word_contributions(
-        self, words: list[str], indices: np.ndarray, data: np.ndarray, weights: np.ndarray, keep=lambda word: True
+        self, words: list[str], indices: np.ndarray, data: np.ndarray, weights: np.ndarray,
+        keep: Callable[[str], bool] = lambda word: True,
     ) -> list[tuple[str, float]]:
         """How much each word (and bigram) of one text that `keep` accepts pushed a linear score, strongest first.
         `indices` and `data` are the text's sparse features; a character n-gram shared by two words counts for

@@ -13,6 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class Head:
 class TriageModel:
     vectorizer: Vectorizer
     heads: dict[str, Head]
-    info: dict = field(default_factory=dict)  # how it was trained: sources, counts, held-out scores
+    info: dict[str, Any] = field(default_factory=dict)  # how it was trained: sources, counts, held-out scores
 
     def features(self, texts: list[str]) -> Features:
         return self.vectorizer.transform(texts)
@@ -86,7 +87,7 @@ class TriageModel:
             "embeddings": v.embedder.name if v.embedder is not None else None,
             "info": self.info,
         }
-        arrays = {
+        arrays: dict[str, Any] = {
             "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
             "vocab_ids": v.vocab_ids.astype(np.int64),
             "idf": v.idf.astype(np.float32),

@@ -14,7 +14,11 @@ from tierdesk.tickets.models import Message, Ticket, TicketEvent
 HISTORY_DAYS = 30
 
 
-def training_tickets(db: Session) -> list[tuple[int, str, str, str, str | None, str | None, bool]]:
+# (id, subject, body, department, intent, priority, corrected)
+TrainingTicket = tuple[int, str, str, str, str | None, str | None, bool]
+
+
+def training_tickets(db: Session) -> list[TrainingTicket]:
     """(id, subject, first inbound body, department, intent, priority, re-triaged?) of every ticket whose department
     a person has confirmed: resolved (solved or closed) or moved by an agent. Oldest first, across brands.
 
@@ -28,7 +32,7 @@ def training_tickets(db: Session) -> list[tuple[int, str, str, str, str | None, 
     )
     corrected = sa.exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == EventKind.RETRIAGED)
 
-    def set_by_agent(kind: EventKind):
+    def set_by_agent(kind: EventKind) -> sa.Exists:
         return sa.exists().where(
             TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == kind, TicketEvent.actor_kind == ActorKind.AGENT
         )

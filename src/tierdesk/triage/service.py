@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -67,7 +68,7 @@ def triage_step(source: TriagerSource):
     Uses the reading made before the transaction when there is one of this very message (ctx.triage_reading), else
     reads the message here; inside the transaction only the customer's recent departments are added to it."""
 
-    def triage(db: Session, ctx) -> None:
+    def triage(db: Session, ctx: Any) -> None:  # ctx: intake's IntakeContext (intake sits above triage)
         recent = () if ctx.customer_created else repository.recent_departments(db, ctx.brand.id, ctx.customer.id)
         reading: MessageReading | None = getattr(ctx, "triage_reading", None)
         if reading is None or reading.item != TriageInput(ctx.body_text, ctx.contact.subject):
@@ -91,7 +92,7 @@ def triage_step(source: TriagerSource):
     return triage
 
 
-def record_triage(db: Session, ctx) -> None:
+def record_triage(db: Session, ctx: Any) -> None:
     """Intake step after the message is recorded: keep the decision on the ticket and in its timeline."""
     decision: TriageDecision | None = getattr(ctx, "triage", None)
     if decision is None or ctx.threaded:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class Lexicon:
                         priority[key] = Priority(level)  # a phrase in two levels keeps the more urgent
         return cls(sentiment, negators, intensifiers, priority)
 
-    def _matches(self, words: list[str], table: dict) -> list[tuple[int, tuple[str, ...]]]:
+    def _matches(self, words: list[str], table: dict[tuple[str, ...], Any]) -> list[tuple[int, tuple[str, ...]]]:
         """Longest phrase matches, left to right, non-overlapping."""
         starts = self._starts(table)
         found, i = [], 0
@@ -82,7 +83,7 @@ class Lexicon:
                 i += 1
         return found
 
-    def _starts(self, table: dict) -> frozenset[str]:
+    def _starts(self, table: dict[tuple[str, ...], Any]) -> frozenset[str]:
         key = id(table)
         starts = self._first_words.get(key)
         if starts is None:
@@ -144,11 +145,11 @@ class LanguageDetector:
 
     def __init__(self, languages: tuple[str, ...] = LANGUAGES):
         self.languages = languages
-        self._identifier = None
-        self._arrays = None
+        self._identifier: Any = None  # py3langid's LanguageIdentifier (untyped)
+        self._arrays: Any = None  # its automaton as numpy arrays (nextmove, rowbase, output)
         self._lock = threading.Lock()
 
-    def _get(self):
+    def _get(self) -> Any:
         if self._identifier is None:
             with self._lock:
                 if self._identifier is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -51,7 +52,7 @@ def train(
     embedder: WordPieceEmbedder | None = None,
     options: TrainingOptions | None = None,
     progress: Callable[[str], None] | None = None,
-    info: dict | None = None,
+    info: dict[str, Any] | None = None,
 ) -> TriageModel:
     options = options or TrainingOptions()
     say = progress or (lambda _msg: None)
@@ -63,7 +64,7 @@ def train(
     fitted: dict[str, Head] = {}
     for name in heads:
         keep = np.array([r.labels.get(name) is not None for r in rows])
-        labels = [r.labels[name] for r, k in zip(rows, keep, strict=True) if k]
+        labels = cast("list[str]", [r.labels[name] for r, k in zip(rows, keep, strict=True) if k])  # kept: set
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise ValueError(f"head {name!r} needs at least two different labels, got {classes}")
@@ -92,7 +93,7 @@ class Scores:
     labels: list[str]
     confusion: list[list[int]]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
             "accuracy": round(self.accuracy, 4),

@@ -8,11 +8,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from tierdesk.triage import corpus
 from tierdesk.triage.decision import DEFAULT_MODEL_PATH, TriageInput, Triager
 from tierdesk.triage.embeddings import builtin_embedder
 from tierdesk.triage.labels import INTENTS
+from tierdesk.triage.repository import TrainingTicket
 from tierdesk.triage.training import TRIAGE_OPTIONS, LabelledText, Scores, score, train
 
 HOLDOUT_EVERY = 5  # every fifth ticket (by id) is held out to compare models
@@ -77,9 +79,10 @@ def train_builtin(out: Path | None, bitext: Path | None, say: Callable[[str], No
     return Report([f"trained the default model on {len(rows)} rows ({', '.join(sources)})", f"written to {out}"])
 
 
-def deployment_rows(tickets: list) -> tuple[list[LabelledText], list[LabelledText]]:
+def deployment_rows(tickets: list[TrainingTicket]) -> tuple[list[LabelledText], list[LabelledText]]:
     """Training and held-out rows from (id, subject, body, department, intent, priority, corrected) tuples."""
-    train_part, held_out = [], []
+    train_part: list[LabelledText] = []
+    held_out: list[LabelledText] = []
     for ticket_id, subject, body, department, intent, priority, corrected in tickets:
         row = LabelledText(
             corpus.message_text(subject, body),
@@ -143,7 +146,7 @@ def train_from_db(out: Path | None, force: bool, say: Callable[[str], None]) -> 
 
 def _department_score(triager: Triager, rows: list[LabelledText]) -> Scores:
     decisions = triager.decide_many([TriageInput(r.text) for r in rows])
-    return score([r.labels["department"] for r in rows], [d.department for d in decisions])
+    return score([cast(str, r.labels["department"]) for r in rows], [d.department for d in decisions])  # always set
 
 
 def evaluate_csv(
@@ -168,7 +171,7 @@ def evaluate_csv(
         if (head == "label" and label_column) or (head == "department" and department_column):
             if not pairs:
                 raise TrainingError(f"{path}: no row has a usable {head} value")
-            results[head] = score([t for t, _ in pairs], [p for _, p in pairs])
+            results[head] = score([cast(str, t) for t, _ in pairs], [p for _, p in pairs])  # set: see pairs
     return results
 
 
