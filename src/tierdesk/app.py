@@ -205,6 +205,8 @@ def create_app(
         app.state.request_slots = anyio.Semaphore(settings.request_threads)
         app.state.sqlite_writer = anyio.Lock()
         app.state.finishing_threads = anyio.CapacityLimiter(settings.request_threads)
+        # Pure computation (POST /triage): threads of its own, so it never takes the database's request threads.
+        app.state.computing_threads = anyio.CapacityLimiter(max(1, settings.request_threads // 2))
         app.state.health_thread = anyio.CapacityLimiter(1)  # /healthz never needs a request slot or thread
         worker = None
         if run_worker:
@@ -297,7 +299,6 @@ def _ping(database: Database) -> None:
 
 
 def create_app_from_env() -> FastAPI:
-    """Entry point for `uvicorn --factory` with several worker processes (each builds its own app)."""
-    import os
-
-    return create_app(run_worker=os.environ.get("TIERDESK_RUN_WORKER", "1") == "1")
+    """Entry point for `uvicorn --factory` with several worker processes (each builds its own app, with the settings
+    the environment gives it: `serve` passes its options on as TIERDESK_ variables)."""
+    return create_app(run_worker=get_settings().run_worker)

@@ -164,7 +164,8 @@ def serve(
     if token_file.exists():
         out.print(f"demo admin token in {token_file}; try: curl -H \"Authorization: Bearer $(cat {token_file})\" "
                   f"{url}/api/v1/tickets")
-    os.environ["TIERDESK_RUN_WORKER"] = "1" if worker else "0"
+    os.environ["TIERDESK_RUN_WORKER"] = "1" if worker else "0"  # for the server processes' own settings
+    get_settings.cache_clear()  # and this one's, where uvicorn builds the app in-process
     uvicorn.run("tierdesk.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=settings.log_level, log_config=_log_config(settings.log_level),
                 access_log=settings.log_level in ("debug", "info"))

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # SLA warnings and breaches are POSTed here as JSON (through the outbox, with retries); unset: events only.
     notification_webhook_url: str | None = None
     notification_webhook_secret: str | None = None  # signs each delivery (HMAC-SHA256, X-Tierdesk-Signature)
+    # Whether a `tierdesk serve` process runs the background worker in-process (`serve --no-worker` sets it off).
+    run_worker: bool = True
     # Requests working with the database at once, per server process (the rest wait their turn, holding nothing).
     request_threads: int = Field(default=4, ge=1, le=200)
     # Triage: a ticket whose department confidence is below this goes to the brand's human-triage queue

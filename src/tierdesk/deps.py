@@ -63,8 +63,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """
     state = request.app.state
     database: Database = state.database
-    # A POST that only computes (marked `read_only` on its endpoint, e.g. /triage) needs no write lock.
-    write = request.method not in _READ_METHODS and not getattr(request.scope.get("endpoint"), "read_only", False)
+    write = request.method not in _READ_METHODS
     queue_for_writer = state.sqlite_writer if write and database.dialect == "sqlite" else nullcontext()
     waiting = state.slot_queue.enter()
     try:
@@ -133,6 +132,10 @@ def get_principal(
     db: Db,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    return _authenticate(request, db, credentials)
+
+
+def _authenticate(request: Request, db: Session, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
     state = request.app.state
@@ -149,7 +152,32 @@ def get_principal(
     return principal
 
 
+
+
+async def authenticate_only(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """For operations that only compute (triage): the token is checked in a short read transaction of its own,
+    over before the operation runs, so the computation holds neither a request slot nor a database connection (a
+    slow batch cannot keep other requests waiting, and /healthz stays truthful)."""
+    state = request.app.state
+
+    def check() -> Principal:
+        with state.database.transaction(write=False) as db:
+            return _authenticate(request, db, credentials)
+
+    waiting = state.slot_queue.enter()
+    try:
+        async with state.request_slots:
+            state.slot_queue.leave(waiting)
+            return await to_thread.run_sync(check, limiter=state.finishing_threads)
+    finally:
+        state.slot_queue.leave(waiting)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+# The same check, for operations that use no database (see authenticate_only).
+ComputingPrincipal = Annotated[Principal, Depends(authenticate_only)]
 
 
 def get_app_settings(request: Request) -> Settings:

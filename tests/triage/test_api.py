@@ -53,3 +53,36 @@ def test_bad_requests_are_422_with_the_field(client, world):
     assert r.status_code == 422 and r.json()["error"]["field"] == "items"
     r = client.post(f"{API}/batch", json={"items": []}, headers=world.auth("agent"))
     assert r.status_code == 422 and r.json()["error"]["field"] == "items"
+
+
+def test_a_slow_triage_holds_no_request_slot(database, settings, world, monkeypatch):
+    """With one request slot, a triage batch that is still classifying must not keep an unrelated read waiting:
+    the token is checked in a transaction of its own and the classification runs on triage's own threads."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from tierdesk.app import create_app
+    from tierdesk.triage.decision import Triager
+
+    release, started = threading.Event(), threading.Event()
+    real = Triager.decide_many
+
+    def slow(self, items):
+        if items and items[0].text == "slow":
+            started.set()
+            assert release.wait(30), "the read never got through while triage was busy"
+        return real(self, items)
+
+    monkeypatch.setattr(Triager, "decide_many", slow)
+    one_slot = settings.model_copy(update={"request_threads": 1})
+    with TestClient(create_app(database, one_slot), raise_server_exceptions=False) as client:
+        answers: dict[str, int] = {}
+        batch = threading.Thread(target=lambda: answers.setdefault("batch", client.post(
+            f"{API}/batch", json={"items": [{"text": "slow"}]}, headers=world.auth("agent")).status_code))
+        batch.start()
+        assert started.wait(30)
+        read = client.get("/api/v1/queues", headers=world.auth("agent"))  # needs the one slot
+        release.set()
+        batch.join(30)
+        assert read.status_code == 200 and answers["batch"] == 200
