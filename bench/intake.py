@@ -76,20 +76,10 @@ def run(cmd: list[str], env: dict) -> str:
 
 
 def prepare(env: dict) -> str:
-    """Schema, brand, queues, an admin and their token; returns the token."""
+    """Schema, brand (with its CS and TS entry queues), an admin and their token; returns the token."""
     run([*TIERDESK, "db", "upgrade"], env)
     run([*TIERDESK, "brands", "create", "bench", "--name", "Bench Brand"], env)
     run([*TIERDESK, "agents", "create", "bench@example.com", "--name", "Bench", "--role", "admin"], env)
-    code = (
-        "from tierdesk.db import get_database\n"
-        "from tierdesk.kit.actors import SYSTEM\n"
-        "from tierdesk.routing.service import create_queue\n"
-        "from tierdesk.routing.schemas import QueueCreate\n"
-        "with get_database().transaction() as db:\n"
-        "    for slug, dept in (('cs', 'CS'), ('ts', 'TS')):\n"
-        "        create_queue(db, SYSTEM, QueueCreate(brand='bench', slug=slug, name=slug, department=dept))\n"
-    )
-    run([sys.executable, "-c", code], env)
     return run([*TIERDESK, "tokens", "create", "--agent", "bench@example.com", "--name", "bench"], env)
 
 

@@ -51,13 +51,15 @@ from tierdesk.kit.actors import SYSTEM  # noqa: E402
 from tierdesk.kit.time import utcnow  # noqa: E402
 from tierdesk.kit.vocabulary import (  # noqa: E402
     WORK_KIND,  # noqa: E402
+    Department,  # noqa: E402
     PresenceStatus,
     TicketStatus,  # noqa: E402
     WorkKind,
 )
+from tierdesk.queues.repository import in_brand  # noqa: E402
 from tierdesk.routing import router  # noqa: E402
-from tierdesk.routing.schemas import QueueCreate, RequiredSkill  # noqa: E402
-from tierdesk.routing.service import create_queue  # noqa: E402
+from tierdesk.routing.schemas import QueueCreate, QueueUpdate, RequiredSkill  # noqa: E402
+from tierdesk.routing.service import create_queue, update_queue  # noqa: E402
 from tierdesk.sla.models import SlaClock  # noqa: E402
 from tierdesk.sla.schemas import PolicyCreate  # noqa: E402
 from tierdesk.sla.service import create_policy  # noqa: E402
@@ -90,11 +92,17 @@ def fresh_database(url: str) -> str:
 
 def set_up(database: Database, rng: random.Random, n_agents: int) -> list[int]:
     with database.transaction() as db:
-        create_brand(db, SYSTEM, BrandCreate(slug="bench", name="Bench"))
+        # The brand's entry queues are two of the bench's (a new brand makes them, without skills: given here).
+        brand = create_brand(db, SYSTEM, BrandCreate(slug="bench", name="Bench"),
+                             entry_queues={Department.CS: "cs-billing", Department.TS: "ts-connectivity"})
         for slug, dept, tier, skills in QUEUES:
+            required = [RequiredSkill(skill=s, min_level=lvl) for s, lvl in skills.items()]
+            entry = in_brand(db, brand.id, slug)
+            if entry is not None:
+                update_queue(db, SYSTEM, entry.id, QueueUpdate(required_skills=required))
+                continue
             create_queue(db, SYSTEM, QueueCreate(
-                brand="bench", slug=slug, name=slug, department=dept, tier=tier,
-                required_skills=[RequiredSkill(skill=s, min_level=lvl) for s, lvl in skills.items()]))
+                brand="bench", slug=slug, name=slug, department=dept, tier=tier, required_skills=required))
         create_policy(db, SYSTEM, PolicyCreate(brand="bench", slug="std", name="standard",
                                                first_response_minutes=240, resolution_minutes=2400,
                                                warn_before_minutes=0))
