@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def _field_of(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
-def _error(status: int, body: dict, headers: dict | None = None) -> JSONResponse:
+def _error(status: int, body: dict, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": body}, headers=headers)
 
 

@@ -55,14 +55,16 @@ def update_agent(agent_id: PathId, data: AgentUpdate, db: Db, principal: Current
 
 
 @integrations_router.get("", response_model=list[IntegrationOut])
-def list_integrations(db: Db, principal: CurrentPrincipal):
+def list_integrations(db: Db, principal: CurrentPrincipal) -> list[IntegrationOut]:
     """Channel gateways with tokens of their own (admins only)."""
     principal.require_admin()
     return [IntegrationOut.of(i) for i in repository.integrations(db)]
 
 
 @integrations_router.post("", response_model=IntegrationCreated, status_code=status.HTTP_201_CREATED)
-def create_integration(data: IntegrationCreate, request: Request, db: Db, principal: CurrentPrincipal):
+def create_integration(
+    data: IntegrationCreate, request: Request, db: Db, principal: CurrentPrincipal
+) -> IntegrationCreated:
     """A channel gateway and its intake token, which may only post contacts in the integration's brands. The token
     is in this answer only; only a digest is stored."""
     row, token = service.create_integration(db, principal, data.name, data.brands, request.app.state.secret_key)
@@ -70,7 +72,7 @@ def create_integration(data: IntegrationCreate, request: Request, db: Db, princi
 
 
 @integrations_router.post("/{integration_id}/revoke", response_model=IntegrationOut)
-def revoke_integration(integration_id: PathId, db: Db, principal: CurrentPrincipal):
+def revoke_integration(integration_id: PathId, db: Db, principal: CurrentPrincipal) -> IntegrationOut:
     """Revoke the integration's token for good."""
     row = service.revoke_integration(db, principal, integration_id)
     return IntegrationOut.of(repository.integration(db, row.id))

@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -61,7 +62,7 @@ class FailedAuthLimiter:
     MAX_CLIENTS = 100_000  # addresses remembered at most; the oldest quiet ones go first
     MAX_GOOD_TOKENS = 10_000
 
-    def __init__(self, limit: int, window: float, clock=time.monotonic):
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
         self.limit = limit
         self.window = window
         self._clock = clock
@@ -114,7 +115,8 @@ class FailedAuthLimiter:
             return digest in self._good
 
     def _block(self, strikes: int) -> float:
-        return min(self.window * 2 ** (strikes - 1), self.MAX_BLOCK_SECONDS)
+        doubling: int = 2 ** (strikes - 1)  # typeshed: int ** int is Any (a negative power is a float); strikes >= 1
+        return min(self.window * doubling, self.MAX_BLOCK_SECONDS)
 
     def _forget_quiet(self, now: float) -> None:
         for client in [c for c, s in self._clients.items() if s.blocked_until <= now]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from tierdesk.kit.console import err, friendly_errors, out
 
+if TYPE_CHECKING:
+    from tierdesk.db import Database
+
 integrations_app = typer.Typer(help="Integrations (channel gateways) and their intake tokens.", no_args_is_help=True)
 
 
-def _database():
+def _database() -> Database:
     from tierdesk.db import get_database
 
     return get_database()
@@ -23,7 +26,7 @@ def _database():
 def integrations_create(
     name: str,
     brand: Annotated[list[str], typer.Option(help="slug of a brand it posts contacts for; repeat for several")],
-):
+) -> None:
     """Create an integration with an intake token (it may only post contacts, in its brands). The token is printed
     once; only a digest is stored."""
     from tierdesk.agents.service import create_integration
@@ -39,7 +42,7 @@ def integrations_create(
 
 @integrations_app.command("list")
 @friendly_errors
-def integrations_list():
+def integrations_list() -> None:
     """Every integration, its brands and whether it is revoked."""
     from tierdesk.agents.repository import integrations
 
@@ -53,7 +56,7 @@ def integrations_list():
 
 @integrations_app.command("revoke")
 @friendly_errors
-def integrations_revoke(integration_id: int):
+def integrations_revoke(integration_id: int) -> None:
     """Revoke an integration's token for good (create a new integration to replace it)."""
     from tierdesk.agents.service import revoke_integration
     from tierdesk.kit.actors import SYSTEM

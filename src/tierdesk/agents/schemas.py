@@ -9,7 +9,7 @@ from tierdesk.kit.input import Input
 from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, TokenScope, WorkKind
 
 if TYPE_CHECKING:
-    from tierdesk.agents.models import Agent
+    from tierdesk.agents.models import Agent, Integration
 
 SKILL_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
@@ -114,7 +114,7 @@ class IntegrationOut(BaseModel):
     revoked_at: dt.datetime | None
 
     @classmethod
-    def of(cls, row) -> IntegrationOut:
+    def of(cls, row: Integration) -> IntegrationOut:
         return cls(id=row.id, name=row.name, scope=row.scope, brands=[b.slug for b in row.brands], prefix=row.prefix,
                    created_at=row.created_at, revoked_at=row.revoked_at)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -27,17 +28,17 @@ def by_slug(db: Session, slug: str) -> Brand | None:
 # database): a rename shows within BRAND_CACHE_SECONDS in every process, at once in the one that made it.
 BRAND_CACHE_SECONDS = 10.0
 _BRAND_CACHE_MAX = 1000
-_brand_cache: dict[tuple[str, str], tuple[float, dict]] = {}
+_brand_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
 
 def by_slug_cached(db: Session, slug: str) -> Brand | None:
     """`by_slug`, from this process's cache when it read the brand less than BRAND_CACHE_SECONDS ago. The Brand
     returned belongs to `db` like a loaded one; an unknown slug is never cached (a new brand is found at once)."""
-    key = (str(db.get_bind().url), slug)
+    key = (str(db.get_bind().engine.url), slug)  # typed Engine | Connection: .engine is the Engine of both
     now = time.monotonic()
     hit = _brand_cache.get(key)
     if hit is not None and now - hit[0] < BRAND_CACHE_SECONDS:
-        brand = Brand(**hit[1])
+        brand: Brand | None = Brand(**hit[1])
         make_transient_to_detached(brand)  # as if loaded: no pending change, so merge needs no query
         return db.merge(brand, load=False)
     brand = by_slug(db, slug)

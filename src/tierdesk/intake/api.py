@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -31,7 +31,7 @@ async def read_before_transaction(request: Request) -> MessageReading | None:
     return await to_thread.run_sync(_read, request.app.state.triage, payload)
 
 
-def _read(source: TriagerSource, payload) -> MessageReading | None:
+def _read(source: TriagerSource, payload: Any) -> MessageReading | None:
     try:
         contact = ContactIn.model_validate(payload)
     except (ValueError, DomainError):  # pydantic's ValidationError is a ValueError
@@ -56,13 +56,14 @@ def receive_contact(
     reading: TriageReading,  # before `db`: see read_before_transaction
     db: Db,
     principal: CurrentPrincipal,
-):
+) -> ContactResult:
     """Take one inbound contact: find or create the customer, continue their open ticket when `thread_ref` matches,
     else open a new ticket; the message and every change are recorded in one transaction."""
-    result = request.app.state.intake.receive(db, principal, contact, triage_reading=reading)
+    result: ContactResult = request.app.state.intake.receive(db, principal, contact, triage_reading=reading)
     if result.duplicate:
         response.status_code = status.HTTP_200_OK
     return result
 
 
-receive_contact.token_scope = TokenScope.INTAKE  # deps.get_principal: the one operation an intake token may use
+# deps.get_principal: the one operation an intake token may use
+receive_contact.token_scope = TokenScope.INTAKE  # type: ignore[attr-defined]

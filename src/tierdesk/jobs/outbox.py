@@ -53,7 +53,7 @@ def deliver_due(database: Database, send: Callable[[OutboxMessage], None]) -> in
     now = utcnow()
     with database.transaction() as db:
         claimed = [(m.id, m.topic, m.payload, m.attempts + 1) for m in repository.claim(db, now, BATCH, CLAIM_FOR)]
-    outcomes = []
+    outcomes: list[tuple[int, int, str | None]] = []
     for message_id, topic, payload, attempts in claimed:
         try:
             send(OutboxMessage(id=message_id, topic=topic, payload=payload, attempts=attempts))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ def any_due(db: Session, now: dt.datetime) -> bool:
     return bool(db.scalar(sa.select(sa.exists().where(*_pending(), OutboxMessage.next_attempt_at <= now))))
 
 
-def _pending():
+def _pending() -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
     return (OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
 
 
@@ -36,10 +37,10 @@ def claim(db: Session, now: dt.datetime, limit: int, claim_for: dt.timedelta) ->
             .values(next_attempt_at=now + claim_for, attempts=OutboxMessage.attempts + 1)
             .execution_options(synchronize_session=False)
         )
-        if moved.rowcount == 1:
+        if cast("sa.CursorResult[Any]", moved).rowcount == 1:  # Session.execute is typed Result; DML gives this
             claimed.append(row)
     return claimed
 
 
-def record_outcome(db: Session, message_id: int, values: dict) -> None:
+def record_outcome(db: Session, message_id: int, values: dict[str, Any]) -> None:
     db.execute(sa.update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))

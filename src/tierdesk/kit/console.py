@@ -15,14 +15,14 @@ PIPED_WIDTH = 1000
 
 class _Console(Console):
     @property
-    def size(self):
+    def size(self) -> ConsoleDimensions:
         if self._width is None and not self.is_terminal:
             return ConsoleDimensions(PIPED_WIDTH, super().size.height)
         return super().size
 
     @size.setter
-    def size(self, new_size):
-        Console.size.fset(self, new_size)
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]  # mypy types the property as overloaded
 
 
 out = _Console(soft_wrap=True)

@@ -5,6 +5,8 @@ Services raise these; the API turns them into `{"error": {...}}` responses and t
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -85,12 +87,12 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-def _described(description: str) -> dict:
+def _described(description: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": description}
 
 
 # Every API operation may answer these; declared once on the routers so the OpenAPI document lists them all.
-ERROR_RESPONSES: dict[int | str, dict] = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _described("the request cannot be read"),
     401: _described("no API token, or one that is unknown, revoked or expired"),
     403: _described("the token may not do this (role, brand or scope)"),

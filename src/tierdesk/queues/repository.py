@@ -66,7 +66,7 @@ def triage_queue(db: Session, brand_id: int) -> Queue:
 
 def with_skills(db: Session, queue: Queue) -> Queue:
     """The queue with its required skills loaded (they load explicitly: lazy="raise")."""
-    return db.scalar(sa.select(Queue).where(Queue.id == queue.id).options(selectinload(Queue.required_skills)))
+    return db.scalars(sa.select(Queue).where(Queue.id == queue.id).options(selectinload(Queue.required_skills))).one()
 
 
 def next_tier(db: Session, brand_id: int, department: Department | None, above: int) -> Queue | None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tierdesk.agents.models import Agent
+    from tierdesk.db import Database
     from tierdesk.queues.models import Queue
 
 presence_app = typer.Typer(help="Agents' presence and capacity.", no_args_is_help=True)
@@ -23,7 +24,7 @@ queues_app = typer.Typer(help="Queues: routing, waiting tickets, eligible agents
 tickets_app = typer.Typer(help="Tickets: escalate, de-escalate, transfer, SLA status.", no_args_is_help=True)
 
 
-def _database():
+def _database() -> Database:
     """The configured database, every model imported and its schema checked (a readable error if it is missing)."""
     from tierdesk.migrate import database_for_command
 
@@ -131,7 +132,7 @@ def queues_create(
     skill: Annotated[list[str] | None, typer.Option(help="required SKILL or SKILL:LEVEL (1-5); repeat")] = None,
     name: Annotated[str | None, typer.Option(help="display name (default: the slug)")] = None,
     policy: Annotated[str, typer.Option(help="longest_idle, least_loaded or round_robin")] = "longest_idle",
-):
+) -> None:
     """Create a queue of a brand's department, at a tier, with the skills its agents need."""
     from tierdesk.kit.actors import SYSTEM
     from tierdesk.routing.schemas import QueueCreate, RequiredSkill
@@ -147,6 +148,7 @@ def queues_create(
                        required_skills=required, routing_policy=policy)
     with _database().transaction() as db:
         q = create_queue(db, SYSTEM, data)
+        assert q.department is not None  # QueueCreate requires one
         skills = ", ".join(f"{s.skill}>={s.min_level}" for s in q.required_skills) or "no skills"
         out.print(f"queue {q.id} '{brand}/{q.slug}' created ({q.department.value}, tier {q.tier}, {skills})")
 

@@ -4,6 +4,8 @@ algorithm): the worker's looks and claims for overflow and escalation rules, and
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
@@ -35,7 +37,7 @@ def overflow_waiting(db: Session, now: dt.datetime, *, lock: bool, limit: int) -
         .order_by(Queue.id)
     ).all()
     due: list[tuple[int, int, int]] = []
-    for queue_id, overflow_queue_id, after in queues:
+    for queue_id, overflow_queue_id, after in cast("list[tuple[int, int, int]]", queues):  # both set: see where()
         stmt = (
             sa.select(Ticket.id)
             .where(Ticket.queue_id == queue_id, Ticket.routable_since.is_not(None),
@@ -73,7 +75,7 @@ def escalation_candidates(db: Session, reopened_after: int, urgent_wait: dt.time
     return found
 
 
-def waiting_in_queue(db: Session, queue_id: int, limit: int) -> list[sa.Row]:
+def waiting_in_queue(db: Session, queue_id: int, limit: int) -> Sequence[sa.Row[*tuple[Any, ...]]]:
     """The queue's waiting tickets in the order the router serves them."""
     return db.execute(
         sa.select(Ticket.id, Ticket.subject, Ticket.priority, Ticket.channel, Ticket.routable_since, Ticket.sla_due_at)

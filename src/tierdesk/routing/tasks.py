@@ -43,8 +43,8 @@ def overflow(db: Session) -> int:
     now = utcnow()
     moved = 0
     for ticket_id, target_id, after in repository.overflow_waiting(db, now, lock=True, limit=BATCH):
-        ticket = db.get(Ticket, ticket_id, populate_existing=True)
-        target = db.get(Queue, target_id)
+        ticket = db.get_one(Ticket, ticket_id, populate_existing=True)
+        target = db.get_one(Queue, target_id)
         if ticket.routable_since is None or ticket.assignee_id is not None or ticket.queue_id == target_id:
             continue
         source = db.get_one(Queue, ticket.queue_id)
@@ -74,7 +74,7 @@ def apply_escalation_rules(db: Session, reopened_after: int, urgent_wait: dt.tim
     done = 0
     due = repository.escalation_candidates(db, reopened_after, urgent_wait, now, lock=True, limit=BATCH)
     for ticket_id, rule in due:
-        ticket = db.get(Ticket, ticket_id, populate_existing=True)
+        ticket = db.get_one(Ticket, ticket_id, populate_existing=True)
         if rule == "reopened":
             ticket.reopens_escalated = ticket.reopen_count  # the rule has acted on these reopens, escalated or not
             done += _escalate(db, ticket, f"reopened {ticket.reopen_count} times",

@@ -12,12 +12,12 @@ from tierdesk.kit.console import friendly_errors, out
 from tierdesk.kit.errors import InvalidInput
 
 if TYPE_CHECKING:
-    pass
+    from tierdesk.db import Database
 
 sla_app = typer.Typer(help="SLA policies and business calendars.", no_args_is_help=True)
 
 
-def _database():
+def _database() -> Database:
     """The configured database, every model imported and its schema checked (a readable error if it is missing)."""
     from tierdesk.migrate import database_for_command
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,8 +81,8 @@ class EventOut(BaseModel):
     actor_kind: ActorKind
     actor_agent_id: int | None
     actor_integration_id: int | None = None  # the channel gateway, when actor_kind is integration
-    before: dict | None
-    after: dict | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
     reason: str | None
     created_at: dt.datetime
     message: MessageOut | None = None

@@ -156,7 +156,7 @@ class Triager:
             p = dict(zip(self.departments, dept_p[row].tolist(), strict=True))
             span = slice(features.sparse.indptr[row], features.sparse.indptr[row + 1])
             indices, data = features.sparse.indices[span], features.sparse.data[span]
-            top = max(p, key=p.get)
+            top = max(p, key=p.__getitem__)
             sentiment, sentiment_words = self.lexicon.sentiment_of(text, words[row])
             urgency, urgency_words = self.lexicon.urgency_of(text, words[row])
             out.append(MessageReading(
@@ -183,7 +183,7 @@ class Triager:
         """A reading plus the customer's recent departments -> the decision (cheap: no features are computed)."""
         p = dict(reading.department_p)
         leaned = self._lean_on_history(p, recent)
-        department = max(p, key=p.get)
+        department = max(p, key=p.__getitem__)
         confidence = round(p[department], 4)
         deciding = reading.deciding.get(department)
         if deciding is None:  # the history tipped an unsure decision: explain the other department

@@ -16,6 +16,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -28,15 +29,19 @@ WORD_CACHE_SIZE = 1 << 14  # distinct words remembered per cache (a vector or a 
 BIGRAM_CACHE_SIZE = 1 << 17  # the benchmark's 4,053 messages hold 75,000 distinct bigrams: they fit
 
 
-class BoundedCache(dict):
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class BoundedCache(dict[_K, _V]):
     """A memo of at most `limit` entries, emptied when full: a hit stays one dict lookup (no LRU bookkeeping on the
     hot path), and support traffic refills its common words at once."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
 
-    def remember(self, key, value):
+    def remember(self, key: _K, value: _V) -> _V:
         if len(self) >= self.limit:
             self.clear()
         self[key] = value
@@ -85,7 +90,7 @@ class WordPieceEmbedder:
         self.longest_piece = max((len(p) - 2 if p.startswith("##") else len(p) for p in vocab), default=0)
         self.table = table.astype(np.float32)
         self.dim = table.shape[1]
-        self._vectors = BoundedCache(WORD_CACHE_SIZE)
+        self._vectors: BoundedCache[str, tuple[np.ndarray, int]] = BoundedCache(WORD_CACHE_SIZE)
 
     def pieces(self, word: str) -> list[int]:
         ids, start = [], 0
@@ -159,9 +164,10 @@ class Vectorizer:
         self.column = {int(h): i for i, h in enumerate(self.vocab_ids)}
         self.embedder = embedder
         self.dense_weight = dense_weight
-        self._word_cache = BoundedCache(WORD_CACHE_SIZE)
-        self._word_array_cache = BoundedCache(WORD_CACHE_SIZE)
-        self._bigram_cache = BoundedCache(BIGRAM_CACHE_SIZE)  # -1: a bigram the model does not keep
+        self._word_cache: BoundedCache[str, list[int]] = BoundedCache(WORD_CACHE_SIZE)
+        self._word_array_cache: BoundedCache[str, np.ndarray] = BoundedCache(WORD_CACHE_SIZE)
+        # -1: a bigram the model does not keep
+        self._bigram_cache: BoundedCache[tuple[str, str], int] = BoundedCache(BIGRAM_CACHE_SIZE)
 
     @property
     def n_sparse(self) -> int:

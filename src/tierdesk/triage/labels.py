@@ -7,6 +7,7 @@ Technical Support. Each intent belongs to exactly one department.
 
 from __future__ import annotations
 
-from tierdesk.kit.intents import INTENTS  # noqa: F401 (the catalogue lives in kit: tickets validate against it)
+# The catalogue lives in kit (tickets validate against it); re-exported here for triage.
+from tierdesk.kit.intents import INTENTS as INTENTS
 
 SENTIMENTS = ("negative", "neutral", "positive")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def read_message(source: TriagerSource, body_text: str, subject: str | None) -> 
     return source.get().read(TriageInput(body_text, subject))
 
 
-def triage_step(source: TriagerSource):
+def triage_step(source: TriagerSource) -> Callable[[Session, Any], None]:
     """Intake step for new tickets: decide department, intent and priority unless the contact already said them.
 
     Uses the reading made before the transaction when there is one of this very message (ctx.triage_reading), else

@@ -15,6 +15,7 @@ from tierdesk.triage.decision import DEFAULT_MODEL_PATH, TriageInput, Triager
 from tierdesk.triage.embeddings import builtin_embedder
 from tierdesk.triage.labels import INTENTS
 from tierdesk.triage.repository import TrainingTicket
+from tierdesk.triage.text import message_text
 from tierdesk.triage.training import TRIAGE_OPTIONS, LabelledText, Scores, score, train
 
 HOLDOUT_EVERY = 5  # every fifth ticket (by id) is held out to compare models
@@ -85,7 +86,7 @@ def deployment_rows(tickets: list[TrainingTicket]) -> tuple[list[LabelledText], 
     held_out: list[LabelledText] = []
     for ticket_id, subject, body, department, intent, priority, corrected in tickets:
         row = LabelledText(
-            corpus.message_text(subject, body),
+            message_text(subject, body),
             {"department": department, "intent": intent if intent in INTENTS else None, "priority": priority},
             CORRECTED_WEIGHT if corrected else DEPLOYMENT_WEIGHT,
             f"ticket:{ticket_id}",
