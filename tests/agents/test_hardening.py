@@ -131,3 +131,12 @@ def test_assigning_another_brands_agent_is_answered_like_a_missing_agent(client,
     strip = str(world.agents["globex_agent"])
     assert other.json()["error"]["message"].replace(strip, "N") == missing.json()["error"]["message"].replace(
         "999999", "N")
+
+
+def test_an_address_that_never_stops_failing_stays_blocked_for_an_hour_at_most():
+    """Found by mypy's review: the doubling of the block overflowed a float after ~1,025 blocks in a row."""
+    from tierdesk.agents.auth import FailedAuthLimiter
+
+    limiter = FailedAuthLimiter(limit=1, window=60)
+    assert limiter._block(1) == 60 and limiter._block(2) == 120
+    assert limiter._block(5000) == limiter.MAX_BLOCK_SECONDS

@@ -115,7 +115,8 @@ class FailedAuthLimiter:
             return digest in self._good
 
     def _block(self, strikes: int) -> float:
-        doubling: int = 2 ** (strikes - 1)  # typeshed: int ** int is Any (a negative power is a float); strikes >= 1
+        # Capped: past the hour the doubling is moot, and 2 ** 1024 would not convert to float (a 500, not a 429).
+        doubling: int = 2 ** (min(strikes, 32) - 1)  # typeshed: int ** int is Any; strikes >= 1
         return min(self.window * doubling, self.MAX_BLOCK_SECONDS)
 
     def _forget_quiet(self, now: float) -> None:
