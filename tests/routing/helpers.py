@@ -17,6 +17,7 @@ from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.vocabulary import PresenceStatus, WorkKind
 from tierdesk.routing import router
 from tierdesk.tickets.models import Ticket, TicketEvent
+from tierdesk.tickets.mutations import RoutedAssignment
 
 DEFAULTS = {WorkKind.PHONE: 1, WorkKind.CHAT: 3, WorkKind.EMAIL: 10}
 
@@ -44,7 +45,7 @@ def new_tickets(database, n: int, queue: str = "ts-helpdesk", **overrides) -> li
     return ids
 
 
-def route(database, defaults=DEFAULTS) -> list[router.Assignment]:
+def route(database, defaults=DEFAULTS) -> list[RoutedAssignment]:
     with database.transaction() as db:
         return router.route_waiting(db, defaults)
 

@@ -38,6 +38,7 @@ from tierdesk.routing.repository import PRIORITY_RANK
 from tierdesk.tickets import mutations
 from tierdesk.tickets.lifecycle import WORKABLE
 from tierdesk.tickets.models import Ticket
+from tierdesk.tickets.mutations import RoutedAssignment
 
 if TYPE_CHECKING:
     from tierdesk.config import Settings
@@ -61,14 +62,6 @@ class Candidate:
     def load_share(self) -> float:
         total = sum(self.capacity.values())
         return sum(self.load.values()) / total if total else 1.0
-
-
-@dataclass
-class Assignment:
-    ticket_id: int
-    agent_id: int
-    queue_id: int
-    waited_seconds: float
 
 
 def default_capacity(settings: Settings) -> dict[WorkKind, int]:
@@ -166,7 +159,7 @@ def _urgency(t: sa.Row[*tuple[Any, ...]]) -> tuple[Any, ...]:
 
 def route_waiting(
     db: Session, defaults: dict[WorkKind, int], *, batch: int = 1000, apply: bool = True
-) -> list[Assignment]:
+) -> list[RoutedAssignment]:
     """One routing pass (see the module's docstring). Returns the assignments made; with `apply` False, the ones it
     would make, reading only (the worker's cheap look before it takes a write transaction)."""
     now = utcnow()
@@ -206,8 +199,7 @@ def route_waiting(
             )
             tickets += db.execute(stmt.with_for_update(skip_locked=True, of=Ticket) if apply else stmt).all()
     tickets.sort(key=_urgency)
-    made: list[Assignment] = []
-    opened: list[int] = []
+    made: list[RoutedAssignment] = []
     for t in tickets:
         rule = rules[t.queue_id]
         kind = WORK_KIND[t.channel]
@@ -218,28 +210,21 @@ def route_waiting(
         agent.load[kind] += 1
         agent.idle_since = now
         rule.round_robin_last = agent.id
-        made.append(Assignment(t.id, agent.id, t.queue_id, (now - t.routable_since).total_seconds()))
-        if t.status is TicketStatus.NEW:
-            opened.append(t.id)
+        made.append(RoutedAssignment(
+            t.id, agent.id, rule.brand_id, t.queue_id, (now - t.routable_since).total_seconds(),
+            f"routed from queue '{rule.slug}' ({rule.policy.value.replace('_', ' ')})",
+            was_new=t.status is TicketStatus.NEW))
         if not apply:
             return made  # one is enough to know a write transaction is worth taking
     if made and apply:
-        _write(db, made, set(opened), rules, now)
+        _write(db, made, rules, now)
     return made
 
 
-def _write(db: Session, made: list[Assignment], opened: set[int], rules: dict[int, QueueRule],
-           now: dt.datetime) -> None:
+def _write(db: Session, made: list[RoutedAssignment], rules: dict[int, QueueRule], now: dt.datetime) -> None:
     """Apply a pass's assignments through the tickets domain's bulk form (one compare-and-set statement for every
     ticket, events in bulk), then the agents' idle times and the round-robin places."""
-    routed = [
-        mutations.RoutedAssignment(
-            a.ticket_id, a.agent_id, rules[a.queue_id].brand_id, a.queue_id, a.waited_seconds,
-            f"routed from queue '{rules[a.queue_id].slug}' ({rules[a.queue_id].policy.value.replace('_', ' ')})",
-            was_new=a.ticket_id in opened)
-        for a in made
-    ]
-    applied = mutations.assign_routed(db, routed, now)
+    applied = mutations.assign_routed(db, made, now)
     if not applied:
         return
     assigned_agents = sorted({a.agent_id for a in applied})
