@@ -118,7 +118,7 @@ def test_a_missing_schema_names_the_database_and_the_fix(tmp_path):
     path = tmp_path / "fresh" / "tierdesk.db"
     env = _environment(tmp_path / "data", f"sqlite:///{path}")
     for command in (["brands", "list"], ["presence", "show", "x@example.com"], ["sla", "policies"],
-                    ["tickets", "escalate", "1", "--reason", "r", "--summary", "s"]):
+                    ["integrations", "list"], ["tickets", "escalate", "1", "--reason", "r", "--summary", "s"]):
         line = one_line_error(run(env, *command), f"no tierdesk schema in sqlite:///{path}", "tierdesk db upgrade")
         assert line.startswith("error"), command
     assert not path.exists()  # no empty database file left behind to puzzle the next command

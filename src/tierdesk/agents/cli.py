@@ -16,9 +16,10 @@ integrations_app = typer.Typer(help="Integrations (channel gateways) and their i
 
 
 def _database() -> Database:
-    from tierdesk.db import get_database
+    """The configured database, every model imported and its schema checked (a readable error if it is missing)."""
+    from tierdesk.migrate import database_for_command
 
-    return get_database()
+    return database_for_command()
 
 
 @integrations_app.command("create")
