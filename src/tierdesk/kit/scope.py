@@ -8,7 +8,6 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from tierdesk.kit.actors import Principal
-from tierdesk.kit.errors import Forbidden
 
 _S = TypeVar("_S", bound=Select[Any])
 
@@ -23,8 +22,3 @@ def scoped(stmt: _S, brand_column: InstrumentedAttribute[int], principal: Princi
 def visible(principal: Principal, brand_id: int) -> bool:
     return principal.sees_brand(brand_id)
 
-
-def require_brand(principal: Principal, brand_id: int) -> None:
-    """For writes into a brand named by the caller: refuse plainly if it is not theirs."""
-    if not principal.sees_brand(brand_id):
-        raise Forbidden("you are not assigned to this brand", field="brand")
