@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import AsyncIterator
-from contextlib import nullcontext
-from typing import Annotated
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Annotated, Any
 
 from anyio import CancelScope, to_thread
 from fastapi import Depends, Request
@@ -64,20 +64,28 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     state = request.app.state
     database: Database = state.database
     write = request.method not in _READ_METHODS
-    queue_for_writer = state.sqlite_writer if write and database.dialect == "sqlite" else nullcontext()
+    queue_for_writer = state.sqlite_writer if write and database.dialect == "sqlite" else None
+    async with _request_slot(state, queue_for_writer):
+        session = database.session(write=write)
+        try:
+            yield session
+        except BaseException:
+            with CancelScope(shield=True):  # a client gone away must not leave the connection checked out
+                await to_thread.run_sync(lambda: finish(session, commit=False), limiter=state.finishing_threads)
+            raise
+        with CancelScope(shield=True):
+            await to_thread.run_sync(lambda: finish(session, commit=True), limiter=state.finishing_threads)
+
+
+@asynccontextmanager
+async def _request_slot(state: Any, writer: AbstractAsyncContextManager[Any] | None = None) -> AsyncIterator[None]:
+    """Hold one of the request slots (after the SQLite writer slot, when given), counted in the slot queue that
+    /healthz reads while it waits."""
     waiting = state.slot_queue.enter()
     try:
-        async with queue_for_writer, state.request_slots:
+        async with writer or nullcontext(), state.request_slots:
             state.slot_queue.leave(waiting)
-            session = database.session(write=write)
-            try:
-                yield session
-            except BaseException:
-                with CancelScope(shield=True):  # a client gone away must not leave the connection checked out
-                    await to_thread.run_sync(lambda: finish(session, commit=False), limiter=state.finishing_threads)
-                raise
-            with CancelScope(shield=True):
-                await to_thread.run_sync(lambda: finish(session, commit=True), limiter=state.finishing_threads)
+            yield
     finally:
         state.slot_queue.leave(waiting)  # also when the request is given up while it waits
 
@@ -166,13 +174,8 @@ async def authenticate_only(
         with state.database.transaction(write=False) as db:
             return _authenticate(request, db, credentials)
 
-    waiting = state.slot_queue.enter()
-    try:
-        async with state.request_slots:
-            state.slot_queue.leave(waiting)
-            return await to_thread.run_sync(check, limiter=state.finishing_threads)
-    finally:
-        state.slot_queue.leave(waiting)
+    async with _request_slot(state):
+        return await to_thread.run_sync(check, limiter=state.finishing_threads)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
