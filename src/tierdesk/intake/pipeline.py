@@ -35,6 +35,16 @@ from tierdesk.triage.service import TriagerSource, record_triage, triage_step
 SUBJECT_FROM_BODY = 120
 
 
+@dataclass(frozen=True)
+class PreparedContact:
+    """What intake works out of a contact before its transaction opens (intake/api.py), so that neither is done
+    again inside it: the message's text and sanitised HTML, and triage's reading of them."""
+
+    body_text: str
+    body_html: str
+    triage_reading: MessageReading | None
+
+
 @dataclass
 class IntakeContext:
     contact: ContactIn
@@ -167,14 +177,14 @@ class IntakePipeline:
     attempts: int = 3
 
     def receive(
-        self, db: Session, principal: Principal, contact: ContactIn, triage_reading: MessageReading | None = None
+        self, db: Session, principal: Principal, contact: ContactIn, prepared: PreparedContact | None = None
     ) -> ContactResult:
         if db.get_bind().dialect.name == "sqlite":
             # SQLite write transactions take the write lock at BEGIN (db.py): no other writer can race this one.
-            return self._run(db, principal, resolve_brand(db, principal, contact.brand), contact, triage_reading)
+            return self._run(db, principal, resolve_brand(db, principal, contact.brand), contact, prepared)
         for attempt in range(self.attempts):
             try:
-                return self._run(db, principal, resolve_brand(db, principal, contact.brand), contact, triage_reading)
+                return self._run(db, principal, resolve_brand(db, principal, contact.brand), contact, prepared)
             except IntegrityError:
                 # One message delivered twice at once: the other delivery committed it first. The whole
                 # transaction is rolled back and run again, and finds the committed message (a duplicate). (Two first
@@ -191,7 +201,7 @@ class IntakePipeline:
         principal: Principal,
         brand: Brand,
         contact: ContactIn,
-        triage_reading: MessageReading | None = None,
+        prepared: PreparedContact | None = None,
     ) -> ContactResult:
         if contact.external_id:
             earlier = tickets.message_by_external_id(db, brand.id, contact.external_id)
@@ -210,9 +220,12 @@ class IntakePipeline:
             brand=brand,
             actor=Actor.of(principal),
             phone_region=self.phone_region,
-            triage_reading=triage_reading,
+            triage_reading=prepared.triage_reading if prepared else None,
         )
-        ctx.body_text, ctx.body_html = ticket_work.message_bodies(contact.body, contact.body_html)
+        if prepared is not None:
+            ctx.body_text, ctx.body_html = prepared.body_text, prepared.body_html
+        else:
+            ctx.body_text, ctx.body_html = ticket_work.message_bodies(contact.body, contact.body_html)
         if not ctx.body_text:
             raise InvalidInput("the contact is empty: give body or body_html with some text", field="body")
         for step in self.before:
