@@ -76,7 +76,7 @@ def apply_escalation_rules(db: Session, reopened_after: int, urgent_wait: dt.tim
     for ticket_id, rule in due:
         ticket = db.get_one(Ticket, ticket_id, populate_existing=True)
         if rule == "reopened":
-            ticket.reopens_escalated = ticket.reopen_count  # the rule has acted on these reopens, escalated or not
+            mutations.reopens_handled(ticket)
             done += _escalate(db, ticket, f"reopened {ticket.reopen_count} times",
                               "Escalated by rule: the customer reopened this technical ticket repeatedly; "
                               "see the earlier replies and notes for what was tried.")

@@ -309,6 +309,21 @@ def _set_field(db: Session, ticket: Ticket, field: str, value: object, actor: Ac
     return True
 
 
+def record_triage(
+    db: Session, ticket: Ticket, *, language: str, sentiment: float, confidence: float, decision: dict[str, Any],
+    explanation: str,
+) -> None:
+    """What triage read in the ticket's first message, kept on the ticket, and the whole decision in its trail."""
+    ticket.language, ticket.sentiment, ticket.triage_confidence = language, sentiment, confidence
+    record_event(db, ticket, EventKind.TRIAGED, SYSTEM_ACTOR, after=decision, reason=explanation)
+
+
+def reopens_handled(ticket: Ticket) -> None:
+    """The escalation rule for reopened tickets has acted on the reopens so far (escalated or not): it counts anew
+    from here. Bookkeeping of the rule, not a change anyone reads in the trail, so no event."""
+    ticket.reopens_escalated = ticket.reopen_count
+
+
 # -- bulk form for the router's hot path ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RoutedAssignment:

@@ -11,8 +11,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tierdesk.kit.actors import SYSTEM_ACTOR
-from tierdesk.kit.vocabulary import EventKind
 from tierdesk.queues import repository as queues
 from tierdesk.tickets import mutations
 from tierdesk.triage import repository
@@ -98,15 +96,6 @@ def record_triage(db: Session, ctx: Any) -> None:
     decision: TriageDecision | None = getattr(ctx, "triage", None)
     if decision is None or ctx.threaded:
         return
-    ticket = ctx.ticket
-    ticket.language = decision.language
-    ticket.sentiment = decision.sentiment
-    ticket.triage_confidence = decision.confidence
-    mutations.record_event(
-        db,
-        ticket,
-        EventKind.TRIAGED,
-        SYSTEM_ACTOR,
-        after=decision.as_dict(),
-        reason=decision.explanation,
-    )
+    mutations.record_triage(db, ctx.ticket, language=decision.language, sentiment=decision.sentiment,
+                            confidence=decision.confidence, decision=decision.as_dict(),
+                            explanation=decision.explanation)
