@@ -2,6 +2,7 @@
 
 from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, ApiToken, PresenceChange, agent_brands  # noqa: F401
 from tierdesk.brands.models import Brand  # noqa: F401
+from tierdesk.channels.email.models import EmailAddress, EmailRecord, EmailSettings, QuarantinedEmail  # noqa: F401
 from tierdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
 from tierdesk.jobs.models import OutboxMessage  # noqa: F401
 from tierdesk.kit.vocabulary import (  # noqa: F401
@@ -14,4 +15,12 @@ from tierdesk.kit.vocabulary import (  # noqa: F401
 )
 from tierdesk.queues.models import Queue, QueueSkill  # noqa: F401
 from tierdesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy  # noqa: F401
-from tierdesk.tickets.models import DispositionCode, Message, Ticket, TicketEvent  # noqa: F401
+from tierdesk.tickets.models import (  # noqa: F401
+    Attachment,
+    DispositionCode,
+    Message,
+    Ticket,
+    TicketEvent,
+    TicketLink,
+    TicketParticipant,
+)

@@ -37,6 +37,10 @@ class CustomerIdentity(Base):
     customer_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     kind: Mapped[IdentityKind] = mapped_column(str_enum(IdentityKind, "identity_kind"))
     value: Mapped[str] = mapped_column(sa.String(320))  # normalised: lower-case email, E.164 phone
+    # Set when mail to this address bounced for good (a delivery status report): replies are not sent to it, and the
+    # agent sees why. Cleared when the customer writes from it again.
+    undeliverable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    undeliverable_reason: Mapped[str | None] = mapped_column(sa.String(1000))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     customer: Mapped[Customer] = relationship(lazy="raise", back_populates="identities")

@@ -140,6 +140,56 @@ class EventKind(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
     CUSTOMER_MERGED = "customer_merged"
+    PARTICIPANT_ADDED = "participant_added"  # someone Cc'd (or added by an agent) who receives the replies
+    TICKET_LINKED = "ticket_linked"  # a follow-up of a closed ticket, or a stranger's reply opened as its own ticket
+    DELIVERY_FAILED = "delivery_failed"  # an outbound message could not be delivered (the reason says why)
+
+
+class TicketLinkKind(StrEnum):
+    FOLLOW_UP = "follow_up"  # a reply to a closed ticket opened this one
+    STRANGER_REPLY = "stranger_reply"  # a reply from someone who is not the ticket's customer nor a participant
+
+
+class StrangerReplyPolicy(StrEnum):
+    """What a brand does with a reply to a ticket from an address that is neither its customer nor a participant."""
+
+    NEW_LINKED_TICKET = "linked_ticket"  # the default: a ticket of its own, linked to the one it answers
+    ADD_FLAGGED = "add_flagged"  # added to the ticket, with a visible flag on the message
+
+
+class EmailOutcome(StrEnum):
+    """What the email channel did with one received message."""
+
+    CREATED = "created"  # opened a new ticket
+    THREADED = "threaded"  # added to an existing ticket
+    DUPLICATE = "duplicate"  # this very message was received before: stored once
+    AUTO_REPLY = "auto_reply"  # an automatic message (out-of-office, list mail): recorded, never answered
+    BOUNCE = "bounce"  # a delivery failure report: the address it names is flagged undeliverable
+    QUARANTINED = "quarantined"  # kept raw with its reason, for a person to look at and re-process
+
+
+class MailSecurity(StrEnum):
+    """How a connection to a mail server (SMTP relay, IMAP) is protected."""
+
+    TLS = "tls"  # TLS from the first byte (SMTPS 465, IMAPS 993)
+    STARTTLS = "starttls"  # plain connection upgraded with STARTTLS (587, 143)
+    PLAIN = "plain"  # no encryption: loopback and tests only
+
+
+class DeliveryStatus(StrEnum):
+    """Where an outbound email stands."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"  # a permanent refusal (5xx) or given up after the last retry
+
+
+class OutboxTopic(StrEnum):
+    """What an outbox row asks the worker to do (the worker picks the sender by topic)."""
+
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+    EMAIL_SEND = "email.send"  # payload {"message_id": int}: send a stored outbound message as email
 
 
 # The kind of work each channel is, for capacity: a call takes all of an agent, chats a share, email little.

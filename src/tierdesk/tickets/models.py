@@ -8,7 +8,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tierdesk.db import Base, BigId, JsonData, UTCDateTime, str_enum
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import ActorKind, Channel, Department, EventKind, MessageDirection, Priority, TicketStatus
+from tierdesk.kit.vocabulary import (
+    ActorKind,
+    Channel,
+    Department,
+    EventKind,
+    MessageDirection,
+    Priority,
+    TicketLinkKind,
+    TicketStatus,
+)
 
 
 class DispositionCode(Base):
@@ -98,6 +107,9 @@ class Message(Base):
     body_html: Mapped[str] = mapped_column(sa.Text)  # sanitised, safe to render
     external_id: Mapped[str | None] = mapped_column(sa.String(500))
     thread_ref: Mapped[str | None] = mapped_column(sa.String(500))  # what the sender said it continues
+    # Shown to the agent beside the message, e.g. "from an address that is not the ticket's customer nor a
+    # participant" (a brand that adds strangers' replies to the ticket instead of opening one of their own).
+    flag: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     # For writing: a message and its events are inserted with their ticket in one flush. Never loaded implicitly.
@@ -136,3 +148,53 @@ class TicketEvent(Base):
 
     ticket: Mapped[Ticket] = relationship(lazy="raise")
     message: Mapped[Message | None] = relationship(lazy="raise")
+
+
+class Attachment(Base):
+    """A file that came with a message (or goes out with a reply). The bytes live in the blob store under the data
+    directory, named by their SHA-256, so the same file sent a hundred times is stored once."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (sa.Index("ix_attachments_message_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("messages.id", ondelete="CASCADE"))
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="RESTRICT"))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    filename: Mapped[str | None] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(255))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    content_id: Mapped[str | None] = mapped_column(sa.String(500))  # what a "cid:" reference in the HTML names
+    inline: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # an image shown inside the message
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketParticipant(Base):
+    """Someone besides the ticket's customer who takes part (Cc'd on the mail): they may reply into the ticket and
+    receive the replies."""
+
+    __tablename__ = "ticket_participants"
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketLink(Base):
+    """Two tickets that belong together: a follow-up and the closed ticket it continues, a stranger's reply and the
+    ticket it answered."""
+
+    __tablename__ = "ticket_links"
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "linked_ticket_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id", ondelete="CASCADE"))
+    linked_ticket_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[TicketLinkKind] = mapped_column(str_enum(TicketLinkKind, "ticket_link_kind"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

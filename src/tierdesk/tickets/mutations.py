@@ -24,6 +24,7 @@ from tierdesk.kit.intents import department_of as intent_department
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import (
     ActorKind,
+    TicketLinkKind,
     Channel,
     Department,
     EventKind,
@@ -34,7 +35,7 @@ from tierdesk.kit.vocabulary import (
 from tierdesk.queues.models import Queue
 from tierdesk.sla import clocks
 from tierdesk.tickets.lifecycle import REOPENED_BY_CUSTOMER, WORKABLE, check_transition
-from tierdesk.tickets.models import Message, Ticket, TicketEvent
+from tierdesk.tickets.models import Message, Ticket, TicketEvent, TicketLink, TicketParticipant
 
 _MESSAGE_EVENT = {
     MessageDirection.INBOUND: EventKind.MESSAGE_RECEIVED,
@@ -148,6 +149,7 @@ def add_message(
     author_customer_id: int | None = None,
     external_id: str | None = None,
     thread_ref: str | None = None,
+    flag: str | None = None,
     at: dt.datetime | None = None,
 ) -> Message:
     """A message in the ticket, with its event and its consequences: a customer writing reopens a pending, on-hold
@@ -158,7 +160,7 @@ def add_message(
     message = Message(
         ticket=ticket, brand_id=ticket.brand_id, direction=direction, channel=channel,
         author_agent_id=author_agent_id, author_customer_id=author_customer_id, body_text=body_text,
-        body_html=body_html, external_id=external_id, thread_ref=thread_ref, created_at=at,
+        body_html=body_html, external_id=external_id, thread_ref=thread_ref, flag=flag, created_at=at,
     )
     db.add(message)
     # The ticket row is new or locked (FOR UPDATE) by the caller, so counting in Python loses no increment.
@@ -177,6 +179,33 @@ def add_message(
         if ticket.status is TicketStatus.NEW:
             change_status(db, ticket, TicketStatus.OPEN, actor, "first reply")
     return message
+
+
+def add_participant(db: Session, ticket: Ticket, customer_id: int, actor: Actor, reason: str | None = None) -> bool:
+    """Someone besides the customer takes part in the ticket (Cc'd): they may write into it and get the replies.
+    False when they already did (or are the ticket's customer). The caller holds the ticket's lock."""
+    if customer_id == ticket.customer_id or customer_id in participant_ids(db, ticket.id):
+        return False
+    db.add(TicketParticipant(ticket_id=ticket.id, customer_id=customer_id))
+    record_event(db, ticket, EventKind.PARTICIPANT_ADDED, actor, after={"customer_id": customer_id}, reason=reason)
+    return True
+
+
+def participant_ids(db: Session, ticket_id: int) -> set[int]:
+    return set(db.scalars(sa.select(TicketParticipant.customer_id).where(TicketParticipant.ticket_id == ticket_id)))
+
+
+def link_tickets(db: Session, ticket: Ticket, linked: Ticket, kind: TicketLinkKind, actor: Actor,
+                 reason: str | None = None) -> None:
+    """`ticket` (new) belongs with `linked` (older): a follow-up of a closed ticket, a stranger's reply. Both trails
+    say so, so an agent on either finds the other."""
+    if ticket.id is None:
+        db.flush()  # the new ticket's number goes into the older ticket's trail
+    db.add(TicketLink(ticket_id=ticket.id, linked_ticket_id=linked.id, kind=kind))
+    record_event(db, ticket, EventKind.TICKET_LINKED, actor, after={"linked_ticket_id": linked.id, "kind": kind},
+                 reason=reason)
+    record_event(db, linked, EventKind.TICKET_LINKED, actor, after={"linked_from_ticket_id": ticket.id, "kind": kind},
+                 reason=reason)
 
 
 def change_status(
