@@ -25,6 +25,8 @@ from tierdesk.agents.api import integrations_router
 from tierdesk.agents.api import router as agents_router
 from tierdesk.agents.auth import FailedAuthLimiter
 from tierdesk.brands.api import router as brands_router
+from tierdesk.channels.email.api import router as email_router
+from tierdesk.channels.email.inbound import EmailInbound
 from tierdesk.config import Settings, get_settings
 from tierdesk.customers.api import router as customers_router
 from tierdesk.db import Database, get_database
@@ -234,12 +236,14 @@ def create_app(
     app.state.auth_limiter = FailedAuthLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds)
     app.state.triage = TriagerSource(settings.effective_triage_model_path, settings.triage_confidence_threshold)
     app.state.intake = default_pipeline(settings.default_phone_region, app.state.triage)
+    app.state.email_inbound = EmailInbound(database, settings, app.state.triage, app.state.intake)
     install_error_handlers(app)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
 
     # Every API operation: unknown query parameters refused, failed authentication limited, errors documented.
     for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
-                   brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router):
+                   brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router,
+                   email_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

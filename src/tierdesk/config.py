@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # past that it gets 429 for the window, doubled on each repeat (up to an hour). 0 turns the limit off.
     auth_failure_limit: int = Field(default=20, ge=0)
     auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Email from one sender to one brand beyond this many messages within the window is quarantined rather than
+    # opening tickets (a mail loop between two auto-responders, a storm); 0 turns the limit off.
+    email_sender_limit: int = Field(default=20, ge=0)
+    email_sender_window_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
     # /healthz answers 503 when a request has waited this long for a request slot (the service is saturated).
     health_max_queue_seconds: float = Field(default=10.0, ge=0)
 

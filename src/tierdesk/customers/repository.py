@@ -134,3 +134,11 @@ def move_identities(db: Session, source_id: int, target_id: int) -> None:
 def repoint_merged(db: Session, source_id: int, target_id: int) -> None:
     """Customers merged into the source earlier now point at the target (no chain of pointers)."""
     db.execute(sa.update(Customer).where(Customer.merged_into_id == source_id).values(merged_into_id=target_id))
+
+
+def email_identities(db: Session, brand_id: int, values: list[str]) -> list[CustomerIdentity]:
+    if not values:
+        return []
+    return list(db.scalars(sa.select(CustomerIdentity).where(
+        CustomerIdentity.brand_id == brand_id, CustomerIdentity.kind == IdentityKind.EMAIL,
+        CustomerIdentity.value.in_(values))))

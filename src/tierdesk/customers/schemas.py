@@ -28,6 +28,9 @@ class IdentityOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     kind: IdentityKind
     value: str
+    undeliverable_since: dt.datetime | None = Field(
+        default=None, description="mail to this address bounced for good since then: replies are not sent to it")
+    undeliverable_reason: str | None = None
 
 
 class CustomerOut(BaseModel):

@@ -107,3 +107,22 @@ def merge(db: Session, principal: Principal, target_id: int, source_id: int) -> 
     db.flush()
     db.expire(target, ["identities"])
     return repository.get_visible(db, principal, target.id)
+
+
+def flag_undeliverable(db: Session, brand_id: int, addresses: list[str], reason: str) -> int:
+    """Mail to these addresses bounced for good: replies are not sent to them, and agents see why."""
+    now = utcnow()
+    flagged = 0
+    for identity in repository.email_identities(db, brand_id, [a.lower() for a in addresses]):
+        identity.undeliverable_since = identity.undeliverable_since or now
+        identity.undeliverable_reason = reason[:1000]
+        flagged += 1
+    return flagged
+
+
+def clear_undeliverable(db: Session, brand_id: int, address: str) -> None:
+    """The customer wrote from this address: it works again."""
+    for identity in repository.email_identities(db, brand_id, [address]):
+        if identity.undeliverable_since is not None:
+            identity.undeliverable_since = None
+            identity.undeliverable_reason = None

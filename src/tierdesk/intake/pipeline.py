@@ -43,6 +43,13 @@ class PreparedContact:
     body_text: str
     body_html: str
     triage_reading: MessageReading | None
+    # A channel that threads by its own rules (email: headers, ticket token, subject) names the ticket the message
+    # continues, after checking the sender may write into it; None opens a new ticket (or follows thread_ref).
+    continues_ticket_id: int | None = None
+    flag: str | None = None  # shown beside the message (e.g. a reply from an address that is not the customer's)
+    # An automatic message (an out-of-office reply) into its ticket: kept in the ticket as a note, so it neither
+    # reopens the ticket nor starts a response clock nor counts as the customer writing.
+    automatic: bool = False
 
 
 @dataclass
@@ -67,6 +74,9 @@ class IntakeContext:
     decision_reason: str | None = None
     triage: TriageDecision | None = None  # set by the triage step
     triage_reading: MessageReading | None = None  # triage's costly part, done before the transaction (intake/api.py)
+    continues_ticket_id: int | None = None  # the ticket a channel's own threading chose (PreparedContact)
+    flag: str | None = None
+    automatic: bool = False
 
 
 IntakeStep = Callable[[Session, IntakeContext], None]
@@ -79,6 +89,12 @@ def identify_customer(db: Session, ctx: IntakeContext) -> None:
 
 
 def continue_thread(db: Session, ctx: IntakeContext) -> None:
+    if ctx.continues_ticket_id is not None:
+        # The channel checked who may write into it; the ticket is locked here, and a ticket closed meanwhile
+        # leaves the message to open a new one.
+        ctx.ticket = tickets.lock_threadable(db, ctx.brand.id, ctx.continues_ticket_id)
+        ctx.threaded = ctx.ticket is not None
+        return
     if ctx.contact.thread_ref and not ctx.customer_created:
         assert ctx.customer is not None  # identify_customer ran before
         ctx.ticket = tickets.find_thread(db, ctx.brand.id, ctx.customer.id, ctx.contact.thread_ref)
@@ -148,7 +164,7 @@ def record_message(db: Session, ctx: IntakeContext) -> None:
     ctx.message = mutations.add_message(
         db,
         ctx.ticket,
-        direction=MessageDirection.INBOUND,
+        direction=MessageDirection.NOTE if ctx.automatic else MessageDirection.INBOUND,
         channel=c.channel,
         body_text=ctx.body_text,
         body_html=ctx.body_html,
@@ -156,6 +172,7 @@ def record_message(db: Session, ctx: IntakeContext) -> None:
         author_customer_id=ctx.customer.id,
         external_id=c.external_id,
         thread_ref=c.thread_ref,
+        flag=ctx.flag,
         at=c.received_at,  # UTC, checked by the schema
     )
 
@@ -221,6 +238,9 @@ class IntakePipeline:
             actor=Actor.of(principal),
             phone_region=self.phone_region,
             triage_reading=prepared.triage_reading if prepared else None,
+            continues_ticket_id=prepared.continues_ticket_id if prepared else None,
+            flag=prepared.flag if prepared else None,
+            automatic=prepared.automatic if prepared else False,
         )
         if prepared is not None:
             ctx.body_text, ctx.body_html = prepared.body_text, prepared.body_html

@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 1024 * 1024
 
@@ -60,7 +61,7 @@ class BlobStore:
     def read(self, sha256: str) -> bytes:
         return self.path_of(sha256).read_bytes()
 
-    def open(self, sha256: str):  # noqa: ANN201 (a binary file object)
+    def open(self, sha256: str) -> BinaryIO:
         return self.path_of(sha256).open("rb")
 
 

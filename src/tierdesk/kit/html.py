@@ -34,14 +34,21 @@ def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
     return value
 
 
-def sanitize_html(raw: str) -> str:
+def _keep_remote_images(element: str, attribute: str, value: str) -> str | None:
+    if element == "img" and attribute == "src":
+        return value
+    return _keep_attribute(element, attribute, value)
+
+
+def sanitize_html(raw: str, *, remote_images: bool = False) -> str:
+    """Safe HTML. Remote images are dropped unless an agent chose to load them for this message."""
     return nh3.clean(
         raw,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "tel", "cid", "data"},
         link_rel="noopener noreferrer nofollow",
-        attribute_filter=_keep_attribute,
+        attribute_filter=_keep_remote_images if remote_images else _keep_attribute,
     )
 
 

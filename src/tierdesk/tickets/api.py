@@ -1,19 +1,23 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from tierdesk.brands.service import resolve_brand
-from tierdesk.deps import CurrentPrincipal, Db
+from tierdesk.deps import AppSettings, CurrentPrincipal, Db
+from tierdesk.kit.blobs import blob_store
+from tierdesk.kit.errors import NotFound
 from tierdesk.kit.input import PathId, QueryId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
 from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
 from tierdesk.sla.schemas import TicketSlaOut
 from tierdesk.tickets import repository, service
-from tierdesk.tickets.models import DispositionCode, Message, Ticket
+from tierdesk.tickets.models import Attachment, DispositionCode, Message, Ticket
 from tierdesk.tickets.repository import TicketFilters
 from tierdesk.tickets.schemas import (
+    AttachmentOut,
     DispositionCreate,
     DispositionOut,
     EventOut,
@@ -92,6 +96,32 @@ def list_messages(ticket_id: PathId, db: Db, principal: CurrentPrincipal, cursor
 def add_message(ticket_id: PathId, data: MessageCreate, db: Db, principal: CurrentPrincipal) -> Message:
     """An agent's public reply (`outbound`) or internal note (`note`)."""
     return service.reply(db, principal, ticket_id, data)
+
+
+@router.get("/{ticket_id}/attachments", response_model=list[AttachmentOut])
+def list_attachments(ticket_id: PathId, db: Db, principal: CurrentPrincipal,
+                     message_id: QueryId | None = None) -> list[Attachment]:
+    """The files that came with the ticket's messages (of one message with `message_id`)."""
+    ticket = repository.get_visible(db, principal, ticket_id)
+    return repository.attachments_of_ticket(db, ticket.id, message_id)
+
+
+@router.get("/{ticket_id}/attachments/{attachment_id}", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "the file"}})
+def download_attachment(ticket_id: PathId, attachment_id: PathId, db: Db, principal: CurrentPrincipal,
+                        settings: AppSettings) -> Response:
+    """One attachment's bytes. Always as a download (never rendered inline by the browser: it came from outside)."""
+    ticket = repository.get_visible(db, principal, ticket_id)
+    attachment = repository.attachment_of_ticket(db, ticket.id, attachment_id)
+    if attachment is None:
+        raise NotFound(f"attachment {attachment_id} not found in ticket {ticket_id}")
+    data = blob_store(settings.data_dir).read(attachment.sha256)
+    name = attachment.filename or f"attachment-{attachment.id}"
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "X-Content-Type-Options": "nosniff",
+        "X-Original-Content-Type": attachment.content_type,
+    })
 
 
 @router.get("/{ticket_id}/sla", response_model=TicketSlaOut)

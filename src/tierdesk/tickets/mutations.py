@@ -24,12 +24,12 @@ from tierdesk.kit.intents import department_of as intent_department
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import (
     ActorKind,
-    TicketLinkKind,
     Channel,
     Department,
     EventKind,
     MessageDirection,
     Priority,
+    TicketLinkKind,
     TicketStatus,
 )
 from tierdesk.queues.models import Queue

@@ -12,7 +12,7 @@ from tierdesk.kit.errors import NotFound
 from tierdesk.kit.scope import scoped
 from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
 from tierdesk.tickets.lifecycle import THREADABLE, WORKABLE
-from tierdesk.tickets.models import DispositionCode, Message, Ticket, TicketEvent
+from tierdesk.tickets.models import Attachment, DispositionCode, Message, Ticket, TicketEvent
 
 # A thread reference of this form names a ticket directly (a web form or chat widget that knows its ticket).
 _TICKET_REF = re.compile(r"^ticket:(\d{1,18})$")
@@ -99,6 +99,12 @@ def find_thread(db: Session, brand_id: int, customer_id: int, thread_ref: str) -
     return db.scalar(stmt.with_for_update())
 
 
+def lock_threadable(db: Session, brand_id: int, ticket_id: int) -> Ticket | None:
+    """The brand's ticket, locked, if it can still take messages (not closed)."""
+    return db.scalar(sa.select(Ticket).where(Ticket.id == ticket_id, Ticket.brand_id == brand_id,
+                                             Ticket.status.in_(THREADABLE)).with_for_update())
+
+
 def _events(db: Session, where: sa.ColumnElement[bool], *, after_id: int | None, limit: int) -> list[TicketEvent]:
     stmt = sa.select(TicketEvent).where(where).order_by(TicketEvent.id).limit(limit + 1)
     if after_id is not None:
@@ -125,6 +131,23 @@ def messages_of_ticket(db: Session, ticket_id: int, *, after_id: int | None, lim
     if after_id is not None:
         stmt = stmt.where(Message.id > after_id)
     return list(db.scalars(stmt))
+
+
+def attachments_of_ticket(db: Session, ticket_id: int, message_id: int | None = None) -> list[Attachment]:
+    stmt = (sa.select(Attachment).join(Message, Message.id == Attachment.message_id)
+            .where(Message.ticket_id == ticket_id).order_by(Attachment.id))
+    if message_id is not None:
+        stmt = stmt.where(Attachment.message_id == message_id)
+    return list(db.scalars(stmt))
+
+
+def attachment_of_ticket(db: Session, ticket_id: int, attachment_id: int) -> Attachment | None:
+    return db.scalar(sa.select(Attachment).join(Message, Message.id == Attachment.message_id)
+                     .where(Message.ticket_id == ticket_id, Attachment.id == attachment_id))
+
+
+def message_of_ticket(db: Session, ticket_id: int, message_id: int) -> Message | None:
+    return db.scalar(sa.select(Message).where(Message.id == message_id, Message.ticket_id == ticket_id))
 
 
 def disposition_in_brand(db: Session, brand_id: int, code: str) -> DispositionCode | None:

@@ -71,7 +71,20 @@ class MessageOut(BaseModel):
     body_html: str
     external_id: str | None
     thread_ref: str | None
+    flag: str | None = Field(default=None, description="shown beside the message, e.g. a reply from a stranger")
     created_at: dt.datetime
+
+
+class AttachmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    message_id: int
+    filename: str | None
+    content_type: str
+    size: int
+    sha256: str
+    content_id: str | None = Field(description="what a cid: reference in the message's HTML names")
+    inline: bool
 
 
 class EventOut(BaseModel):

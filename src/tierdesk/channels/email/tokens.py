@@ -14,7 +14,7 @@ import hmac
 import re
 
 CHECK_LENGTH = 6  # base32 characters: 30 bits, far beyond guessing by mail
-TOKEN = re.compile(r"\[#(\d{1,18})-([a-z2-7]{%d})\]" % CHECK_LENGTH, re.IGNORECASE)
+TOKEN = re.compile(r"\[#(\d{1,18})-([a-z2-7]{" + str(CHECK_LENGTH) + r"})\]", re.IGNORECASE)
 
 
 def _check(secret_key: str, brand_id: int, ticket_id: int) -> str:

@@ -1,0 +1,147 @@
+"""The email channel's queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tierdesk.brands.models import Brand
+from tierdesk.channels.email.models import EmailAddress, EmailRecord, EmailSettings, QuarantinedEmail
+from tierdesk.customers.models import CustomerIdentity
+from tierdesk.kit.actors import Principal
+from tierdesk.kit.scope import scoped
+from tierdesk.kit.vocabulary import IdentityKind
+from tierdesk.tickets.lifecycle import THREADABLE
+from tierdesk.tickets.models import Message, Ticket, TicketParticipant
+
+# -- addresses and settings ----------------------------------------------------------------------------------------
+
+
+def address(db: Session, value: str) -> EmailAddress | None:
+    return db.scalar(sa.select(EmailAddress).where(EmailAddress.address == value))
+
+
+def brand_of_addresses(db: Session, values: Sequence[str]) -> Brand | None:
+    """The brand that receives mail at the first of these addresses it owns (in the order given)."""
+    if not values:
+        return None
+    rows = dict(db.execute(sa.select(EmailAddress.address, EmailAddress.brand_id)
+                           .where(EmailAddress.address.in_(list(values)))).all())
+    for value in values:
+        if value in rows:
+            return db.get(Brand, rows[value])
+    return None
+
+
+def addresses_of_brand(db: Session, brand_id: int) -> list[EmailAddress]:
+    return list(db.scalars(sa.select(EmailAddress).where(EmailAddress.brand_id == brand_id)
+                           .order_by(EmailAddress.address)))
+
+
+def addresses_visible(db: Session, principal: Principal, brand_id: int | None) -> list[EmailAddress]:
+    stmt = scoped(sa.select(EmailAddress), EmailAddress.brand_id, principal)
+    if brand_id is not None:
+        stmt = stmt.where(EmailAddress.brand_id == brand_id)
+    return list(db.scalars(stmt.order_by(EmailAddress.brand_id, EmailAddress.address)))
+
+
+def settings_of(db: Session, brand_id: int) -> EmailSettings | None:
+    return db.get(EmailSettings, brand_id)
+
+
+# -- threading -----------------------------------------------------------------------------------------------------
+
+
+def ticket_of_rfc_ids(db: Session, brand_id: int, rfc_ids: Sequence[str]) -> tuple[Ticket, str] | None:
+    """The brand's ticket holding a message (received or sent) with one of these Message-IDs, the nearest first: the
+    ids come in order of preference (In-Reply-To, then References from the newest)."""
+    if not rfc_ids:
+        return None
+    rows = db.execute(
+        sa.select(EmailRecord.rfc_message_id, EmailRecord.ticket_id)
+        .where(EmailRecord.brand_id == brand_id, EmailRecord.rfc_message_id.in_(list(rfc_ids)))
+    ).all()
+    found = {rfc_id: ticket_id for rfc_id, ticket_id in rows if rfc_id}
+    for rfc_id in rfc_ids:
+        if rfc_id in found:
+            ticket = db.get(Ticket, found[rfc_id])
+            if ticket is not None:
+                return ticket, rfc_id
+    return None
+
+
+def ticket_in_brand(db: Session, brand_id: int, ticket_id: int) -> Ticket | None:
+    return db.scalar(sa.select(Ticket).where(Ticket.id == ticket_id, Ticket.brand_id == brand_id))
+
+
+def open_tickets_of_customer_since(db: Session, brand_id: int, customer_id: int, since: dt.datetime,
+                                   limit: int = 50) -> list[Ticket]:
+    """The customer's tickets that can take messages and were active since then, newest first."""
+    return list(db.scalars(
+        sa.select(Ticket)
+        .where(Ticket.brand_id == brand_id, Ticket.customer_id == customer_id, Ticket.status.in_(THREADABLE),
+               Ticket.updated_at >= since)
+        .order_by(Ticket.id.desc()).limit(limit)))
+
+
+def customer_of_email(db: Session, brand_id: int, value: str) -> int | None:
+    return db.scalar(sa.select(CustomerIdentity.customer_id).where(
+        CustomerIdentity.brand_id == brand_id, CustomerIdentity.kind == IdentityKind.EMAIL,
+        CustomerIdentity.value == value))
+
+
+def is_participant(db: Session, ticket_id: int, customer_id: int) -> bool:
+    return db.scalar(sa.select(sa.exists().where(TicketParticipant.ticket_id == ticket_id,
+                                                 TicketParticipant.customer_id == customer_id))) or False
+
+
+# -- loops and bounces ---------------------------------------------------------------------------------------------
+
+
+def mail_from_sender_since(db: Session, brand_id: int, from_address: str, since: dt.datetime) -> int:
+    return db.scalar(sa.select(sa.func.count()).select_from(EmailRecord).where(
+        EmailRecord.brand_id == brand_id, EmailRecord.from_address == from_address,
+        EmailRecord.created_at >= since)) or 0
+
+
+def quarantined_from_sender_since(db: Session, brand_id: int, from_address: str, since: dt.datetime) -> int:
+    return db.scalar(sa.select(sa.func.count()).select_from(QuarantinedEmail).where(
+        QuarantinedEmail.brand_id == brand_id, QuarantinedEmail.from_address == from_address,
+        QuarantinedEmail.received_at >= since)) or 0
+
+
+def outbound_record(db: Session, brand_id: int, rfc_message_id: str) -> EmailRecord | None:
+    return db.scalar(sa.select(EmailRecord).where(EmailRecord.brand_id == brand_id,
+                                                  EmailRecord.rfc_message_id == rfc_message_id).limit(1))
+
+
+# -- messages and the quarantine -----------------------------------------------------------------------------------
+
+
+def message_by_external_id(db: Session, brand_id: int, external_id: str) -> Message | None:
+    return db.scalar(sa.select(Message).where(Message.brand_id == brand_id, Message.external_id == external_id))
+
+
+def record_of_message(db: Session, message_id: int) -> EmailRecord | None:
+    return db.scalar(sa.select(EmailRecord).where(EmailRecord.message_id == message_id))
+
+
+def quarantine_visible(db: Session, principal: Principal, *, include_released: bool, after_id: int | None,
+                       limit: int) -> list[QuarantinedEmail]:
+    stmt = sa.select(QuarantinedEmail)
+    if not principal.is_admin:
+        # Mail that reached no brand is for admins only.
+        stmt = stmt.where(QuarantinedEmail.brand_id.in_(principal.brand_ids))
+    if not include_released:
+        stmt = stmt.where(QuarantinedEmail.released_at.is_(None))
+    if after_id is not None:
+        stmt = stmt.where(QuarantinedEmail.id > after_id)
+    return list(db.scalars(stmt.order_by(QuarantinedEmail.id).limit(limit + 1)))
+
+
+def quarantined(db: Session, quarantine_id: int, *, for_update: bool = False) -> QuarantinedEmail | None:
+    stmt = sa.select(QuarantinedEmail).where(QuarantinedEmail.id == quarantine_id)
+    return db.scalar(stmt.with_for_update() if for_update else stmt)
