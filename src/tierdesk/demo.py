@@ -18,6 +18,7 @@ from tierdesk.agents.schemas import AgentCreate, SkillLevel
 from tierdesk.brands import repository as brands_repo
 from tierdesk.brands import service as brands
 from tierdesk.brands.schemas import BrandCreate
+from tierdesk.channels.email.addresses import add_address
 from tierdesk.customers.schemas import Sender
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.intake.schemas import ContactIn
@@ -35,6 +36,8 @@ from tierdesk.triage.service import TriagerSource
 ADMIN_EMAIL = "admin@tierdesk.example"
 
 BRANDS = [("acme", "Acme Fibre"), ("nimbus", "Nimbus Notes")]
+# The addresses the demo brands receive mail at (send to them through `TIERDESK_SMTP_PORT=2525 make run`).
+MAIL_ADDRESSES = [("acme", "support@acme.example"), ("nimbus", "help@nimbus.example")]
 
 QUEUES = [
     ("acme", "cs-billing", "Billing & refunds", "CS", 1, [("billing", 2)]),
@@ -185,8 +188,9 @@ def load_demo(
     """Load the demo data; False when it was there already. Contacts without a department are triaged."""
     if brands_repo.by_slug(db, BRANDS[0][0]) is not None:
         return False
-    for slug, name in BRANDS:
-        brands.create_brand(db, SYSTEM, BrandCreate(slug=slug, name=name))
+    made = {slug: brands.create_brand(db, SYSTEM, BrandCreate(slug=slug, name=name)) for slug, name in BRANDS}
+    for slug, address in MAIL_ADDRESSES:
+        add_address(db, SYSTEM, made[slug], address)
     progress("brands")
     for brand, slug, name, department, tier, skills in QUEUES:
         queues.create_queue(db, SYSTEM, QueueCreate(
