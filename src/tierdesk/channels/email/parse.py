@@ -377,6 +377,16 @@ class _Reading:
 
     def walk(self, part: Message, depth: int) -> None:
         content_type = _content_type(part)
+        # message/* parts look multipart to the library (their payload is a list of messages or field blocks):
+        # they are handled whole, before the multipart walk.
+        if content_type in ("message/delivery-status", "message/disposition-notification"):
+            self._part_number += 1
+            self.report_parts.append(part)
+            return
+        if content_type == "message/rfc822" or (content_type.startswith("message/") and _is_message_payload(part)):
+            self._part_number += 1
+            self._forwarded(part)
+            return
         if part.is_multipart():
             children = part.get_payload()
             if not isinstance(children, list):
@@ -398,16 +408,19 @@ class _Reading:
                 self.walk(child, depth + 1)
             return
         self._part_number += 1
-        if content_type == "message/rfc822" or (content_type.startswith("message/") and _is_message_payload(part)):
-            self._forwarded(part)
+        if content_type.startswith("multipart/"):  # a multipart without its boundary: the parser kept it as text
+            self.defects.append(f"part {self._part_number} ({content_type}): no boundary; read as text")
+            self.texts.append(self._text_of(part, "text/plain"))
             return
         disposition = _disposition(part)
         filename = self._filename(part)
-        if content_type in ("text/plain", "text/html") and disposition != "attachment" and not filename:
+        # Inline text is shown as body even when named (Apple Mail and Thunderbird name inline text parts).
+        if content_type in ("text/plain", "text/html") and (disposition == "inline" or (
+                disposition is None and not filename)):
             text = self._text_of(part, content_type)
             (self.texts if content_type == "text/plain" else self.htmls).append(text)
             return
-        if content_type in ("message/delivery-status", "text/rfc822-headers", "message/rfc822-headers"):
+        if content_type in ("text/rfc822-headers", "message/rfc822-headers"):
             self.report_parts.append(part)
         data = self._payload(part)
         content_id = _content_id(part)
@@ -539,10 +552,24 @@ _ANGLE_RECIPIENT_LINE = re.compile(r"^[ \t]*<([^<>\s@]+@[^<>\s]+)>[ \t]*:", re.M
 
 
 def _bounce_report(message: EmailMessage, reading: _Reading, text: str) -> BounceReport | None:
-    report = _dsn_report(message, reading)
-    if report is not None:
-        return report
-    return _plain_bounce(reading, text)
+    report = _dsn_report(message, reading) or _plain_bounce(reading, text)
+    if report is None and _from_mailer_daemon(reading):
+        # A gateway that wrapped the real DSN in a message of its own (disclaimer added): the first enclosed
+        # message that is a bounce is the report.
+        for attachment in reading.attachments:
+            if attachment.content_type == "message/rfc822" and b"delivery-status" in attachment.data[:200_000]:
+                try:
+                    inner = parse_message(attachment.data)
+                except UnparseableEmail:
+                    continue
+                if inner.bounce is not None:
+                    return inner.bounce
+    return report
+
+
+def _from_mailer_daemon(reading: _Reading) -> bool:
+    local = (reading.from_address or "").split("@", 1)[0]
+    return bool(_BOUNCE_SENDERS.match(local) or _BOUNCE_SENDERS.match(reading.from_name or ""))
 
 
 def _dsn_report(message: EmailMessage, reading: _Reading) -> BounceReport | None:
@@ -554,10 +581,12 @@ def _dsn_report(message: EmailMessage, reading: _Reading) -> BounceReport | None
     status = diagnostic = None
     for part in status_parts:
         for block in _status_blocks(part):
-            recipient = block.get("final-recipient") or block.get("original-recipient")
-            if not recipient:
+            # The Original-Recipient is the address the sender wrote (what the customer record holds); the
+            # Final-Recipient may be an internal alias it was rewritten to.
+            address = _recipient_address(block.get("original-recipient") or "") or _recipient_address(
+                block.get("final-recipient") or "")
+            if not address:
                 continue
-            address = _recipient_address(recipient)
             action = (block.get("action") or "").strip().lower()
             block_status = _STATUS.search(block.get("status") or "")
             code = block_status.group(1) if block_status else None
@@ -599,9 +628,14 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
 
 
 def _recipient_address(value: str) -> str | None:
-    address = value.split(";", 1)[-1].strip().strip("<>").strip()
+    """The address of a "rfc822; user@example.com" recipient field; None for an X.400 or other non-mail address
+    when nothing like an address is in it."""
+    kind, _, address = value.rpartition(";")
+    address = address.strip().strip("<>").strip()
     match = _ADDRESS.search(address)
-    return match.group(0).lower() if match else (address.lower() or None)
+    if match:
+        return match.group(0).lower()
+    return address.lower() if address and "rfc822" not in kind.lower() and kind.strip() else None
 
 
 def _original_message_id(reading: _Reading) -> str | None:
@@ -628,9 +662,8 @@ def _plain_bounce(reading: _Reading, text: str) -> BounceReport | None:
     """A bounce that is not a DSN (Exim, qmail, older Sendmail): it comes from the mailer daemon or postmaster and
     names its failed recipients in a recognisable list."""
     sender = reading.from_address or ""
-    local = sender.split("@", 1)[0]
     subject = reading.header_text("Subject")
-    from_daemon = bool(_BOUNCE_SENDERS.match(local) or _BOUNCE_SENDERS.match(reading.from_name or ""))
+    from_daemon = _from_mailer_daemon(reading)
     if not from_daemon and not (reading.raw_header("X-Failed-Recipients") and _BOUNCE_SUBJECTS.search(subject)):
         return None
     if not from_daemon and not _BOUNCE_SUBJECTS.search(subject):
