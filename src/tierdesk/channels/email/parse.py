@@ -226,15 +226,17 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
         try:
             codecs.lookup(codec)
             candidates.append(codec)
-        except LookupError:
+        except LookupError:  # a charset Python does not know: whatever reads the bytes, the declaration failed
             pass
+    known = bool(candidates)
     candidates.append("utf-8")
     for position, codec in enumerate(candidates):
         try:
             text = data.decode(codec)
         except (UnicodeDecodeError, LookupError):
             continue
-        return text, None if (position == 0 and declared and not weak) or (weak and codec == "utf-8") else codec
+        fitted = (position == 0 and known) or (weak and codec == "utf-8")
+        return text, None if fitted else codec
     guessed = _guess_charset(data)
     for codec in ([guessed] if guessed else []) + ["cp1252"]:
         try:
@@ -377,6 +379,10 @@ class _Reading:
 
     def walk(self, part: Message, depth: int) -> None:
         content_type = _content_type(part)
+        if part is not self.message:
+            for defect in getattr(part, "defects", []):
+                if "Base64" not in type(defect).__name__:  # those are reported with the payload they spoil
+                    self.defects.append(f"{content_type} part: {type(defect).__name__}")
         # message/* parts look multipart to the library (their payload is a list of messages or field blocks):
         # they are handled whole, before the multipart walk.
         if content_type in ("message/delivery-status", "message/disposition-notification"):
