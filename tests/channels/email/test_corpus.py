@@ -14,14 +14,17 @@ from tierdesk.channels.email.subjects import normalise_subject
 
 CORPUS = pathlib.Path(__file__).parent / "corpus"
 EXPECTED: dict[str, dict[str, Any]] = {
-    name: value for name, value in json.loads((CORPUS / "expected.json").read_text()).items() if not name.startswith("_")
+    name: value
+    for name, value in json.loads((CORPUS / "expected.json").read_text(encoding="utf-8")).items()
+    if not name.startswith("_")
 }
 
 
 def test_every_corpus_file_has_expectations_and_a_source():
     files = {path.name for path in CORPUS.glob("*.eml")}
-    assert files == {expected.get("file", name) for name, expected in EXPECTED.items()}, "every .eml needs an entry in expected.json and the reverse"
-    sources = (CORPUS / "SOURCES.md").read_text()
+    expected_files = {expected.get("file", name) for name, expected in EXPECTED.items()}
+    assert files == expected_files, "every .eml needs an entry in expected.json and the reverse"
+    sources = (CORPUS / "SOURCES.md").read_text(encoding="utf-8")
     assert [name for name in files if name not in sources] == [], "every .eml must be listed in SOURCES.md"
     assert len(files) >= 60
 

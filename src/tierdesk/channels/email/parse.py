@@ -17,10 +17,12 @@ import hashlib
 import io
 import quopri
 import re
+from dataclasses import replace
 from email import policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
 from email.parser import BytesParser, HeaderParser
+from urllib.parse import unquote
 
 from tierdesk.channels.email.message import BounceReport, MailAttachment, ParsedEmail, UnparseableEmail
 from tierdesk.channels.email.replies import visible_reply
@@ -36,13 +38,15 @@ _SUPERSETS = {
     "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "euc-cn": "gb18030", "cp936": "gb18030",
     "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
     "iso-2022-jp": "iso2022_jp_ext", "euc-kr": "cp949", "ks_c_5601-1987": "cp949", "ksc5601": "cp949",
-    "big5": "big5hkscs", "utf8": "utf-8", "iso-8859-8-i": "iso-8859-8", "windows-874": "cp874", "x-mac-roman": "mac_roman",
+    "big5": "big5hkscs", "utf8": "utf-8", "iso-8859-8-i": "iso-8859-8", "windows-874": "cp874",
+    "x-mac-roman": "mac_roman",
 }
 # Declarations that say nothing about 8-bit bytes: such text is read as UTF-8 when it is UTF-8, else guessed.
 _WEAK_CHARSETS = {"", "us-ascii", "ascii", "x-unknown", "unknown-8bit", "unknown", "x-user-defined", "default"}
 _MSGID_TOKEN = re.compile(r"<[^<>]*>|[^\s<>,;\"()]+@[^\s<>,;\"()]+")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+?)\?([bBqQ])\?([^?]*?)\?=")
 _BETWEEN_ENCODED_WORDS = re.compile(r"(\?=)\s+(=\?)")
+_CID_REFERENCE = re.compile(r"cid:([^\"'\s>)]+)", re.IGNORECASE)
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 # Bodies past this many characters are cut before reply detection and the HTML rendering's second pass: reading a
@@ -77,6 +81,10 @@ def parse_message(raw: bytes) -> ParsedEmail:
     html = "\n".join(reading.htmls) if reading.htmls else None
     if not text.strip() and html:
         text = html_to_text(html)
+    if html and "cid:" in html:
+        # A part the HTML shows through "cid:" is inline, whatever its Content-Disposition says (senders differ).
+        shown = {unquote(cid).strip("<>") for cid in _CID_REFERENCE.findall(html)}
+        reading.attachments = [replace(a, inline=True) if a.content_id in shown else a for a in reading.attachments]
     subject = reading.header_text("Subject")
     bounce = _bounce_report(message, reading, text)
     return ParsedEmail(
@@ -196,7 +204,7 @@ def html_to_text(html: str) -> str:
     try:
         from inscriptis import get_text
 
-        return get_text(html).strip()
+        return str(get_text(html)).strip()
     except Exception:  # lxml refuses some documents outright; a crude rendering beats none
         return _strip_tags(html)
 
@@ -400,14 +408,15 @@ class _Reading:
             if content_type == "multipart/report":
                 # The first part is for people; the others (delivery-status, the returned headers) are for the
                 # bounce report. A returned whole message stays an attachment.
-                for index, child in enumerate(children):
-                    child_type = _content_type(child)
-                    if index == 0 or child_type == "message/rfc822":
-                        self.walk(child, depth + 1)
+                for index, report_part in enumerate(c for c in children if isinstance(c, Message)):
+                    if index == 0 or _content_type(report_part) == "message/rfc822":
+                        self.walk(report_part, depth + 1)
                     else:
-                        self.report_parts.append(child)
+                        self.report_parts.append(report_part)
                 return
             for child in children:
+                if not isinstance(child, Message):
+                    continue
                 if depth > 50:  # a pathological nesting: what is deeper is kept in the stored raw message
                     self.defects.append("multipart nesting deeper than 50 levels: deeper parts not read")
                     return
