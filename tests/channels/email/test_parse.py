@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import encodings.aliases
+import pathlib
+import random
 import tracemalloc
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -410,3 +412,28 @@ def test_normalise_subject_keeps_what_is_not_a_prefix() -> None:
     assert normalise_subject("Regarding: invoice") == "regarding: invoice"
     assert normalise_subject("Re: [#1234] Printer") == "[#1234] printer"
     assert normalise_subject("Re:") == ""
+
+
+# -- damaged input -------------------------------------------------------------------------------------------------
+
+def test_damaged_corpus_messages_never_raise_anything_but_unparseable() -> None:
+    """Truncated messages, flipped bytes, inserted garbage (a seeded, fixed set): parsing reads what it can."""
+    rng = random.Random(9)
+    corpus = sorted((pathlib.Path(__file__).parent / "corpus").glob("*.eml"))
+    for path in corpus[::3]:
+        raw = path.read_bytes()
+        for attempt in range(12):
+            damaged = bytearray(raw)
+            if attempt % 3 == 0:
+                damaged = damaged[: rng.randrange(len(damaged) + 1)]
+            elif attempt % 3 == 1:
+                for _ in range(20):
+                    damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            else:
+                at = rng.randrange(len(damaged))
+                damaged[at:at] = bytes(rng.randrange(256) for _ in range(50))
+            try:
+                parsed = parse_message(bytes(damaged))
+            except UnparseableEmail:
+                continue
+            assert isinstance(parsed.text, str) and len(parsed.content_digest) == 64, path.name

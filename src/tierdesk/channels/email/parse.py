@@ -232,16 +232,16 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
     if declared and not weak:
         codec = _SUPERSETS.get(declared, declared)
         try:
-            codecs.lookup(codec)
-            candidates.append(codec)
-        except LookupError:  # a charset Python does not know: whatever reads the bytes, the declaration failed
+            if codecs.lookup(codec)._is_text_encoding:
+                candidates.append(codec)
+        except (LookupError, ValueError):  # a charset Python does not know: whatever reads it, the declaration failed
             pass
     known = bool(candidates)
     candidates.append("utf-8")
     for position, codec in enumerate(candidates):
         try:
             text = data.decode(codec)
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeDecodeError, LookupError, ValueError):
             continue
         fitted = (position == 0 and known) or (weak and codec == "utf-8")
         return text, None if fitted else codec
@@ -249,7 +249,7 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
     for codec in ([guessed] if guessed else []) + ["cp1252"]:
         try:
             return data.decode(codec), codec
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeDecodeError, LookupError, ValueError):
             continue
     return data.decode("latin-1"), "latin-1"
 
@@ -278,7 +278,7 @@ def _fix_raw_bytes(value: str, fallback_charset: str | None = None) -> str:
             continue
         try:
             return data.decode(codec)
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeDecodeError, LookupError, ValueError):
             continue
     return data.decode("latin-1")
 
