@@ -28,7 +28,7 @@ from tierdesk.channels.email.message import BounceReport, MailAttachment, Parsed
 from tierdesk.channels.email.replies import visible_reply
 from tierdesk.channels.email.signals import detect_automatic
 
-__all__ = ["parse_message", "decode_header_text", "parse_message_ids", "html_to_text"]
+__all__ = ["content_digest", "decode_bytes", "decode_header_text", "html_to_text", "parse_message", "parse_message_ids"]
 
 # Labels whose real-world senders write a superset: decoding with the superset reads what the sender meant
 # (the WHATWG encoding standard makes the same choices for the web).
