@@ -36,7 +36,8 @@ def test_ingest_takes_eml_mbox_and_folders_in_order_and_never_stops_on_a_bad_mes
     assert lines[3]["path"].endswith("archive.mbox#1") and lines[4]["path"].endswith("archive.mbox#2")
     assert set(lines[0]) == {"path", "outcome", "ticket_id", "message_id", "customer_id", "reason"}
     # Again: every message is recognised, nothing is stored twice.
-    again = [json.loads(line) for line in ok(run(env, "email", "ingest", str(tmp_path / "1-first.eml"))).out.splitlines()]
+    again = [json.loads(line)
+             for line in ok(run(env, "email", "ingest", str(tmp_path / "1-first.eml"))).out.splitlines()]
     assert again[0]["outcome"] == "duplicate" and again[0]["ticket_id"] == lines[0]["ticket_id"]
     # --brand takes a message for the brand whatever its recipients.
     forced = json.loads(ok(run(env, "email", "ingest", "--brand", "acme", str(tmp_path / "archive.mbox"))).out

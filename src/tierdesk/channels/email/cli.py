@@ -16,6 +16,9 @@ from rich.table import Table
 from tierdesk.kit.console import err, friendly_errors, out
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tierdesk.brands.models import Brand
     from tierdesk.db import Database
 
 email_app = typer.Typer(help="Email: addresses, ingesting .eml/mbox files, the quarantine.", no_args_is_help=True)
@@ -31,7 +34,7 @@ def _database() -> Database:
     return database_for_command()
 
 
-def _brand(db, slug: str):  # noqa: ANN001, ANN202
+def _brand(db: Session, slug: str) -> Brand:
     from tierdesk.brands.repository import by_slug
     from tierdesk.kit.errors import NotFound
 
