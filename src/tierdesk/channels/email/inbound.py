@@ -342,12 +342,15 @@ def _settings_of(row: EmailSettings | None) -> _Defaults:
 
 
 def _sender_address(mail: ParsedEmail) -> str | None:
-    if not mail.from_address:
-        return None
-    try:
-        return normalise_email(mail.from_address)
-    except DomainError:
-        return None
+    """Who to answer: From, else the first usable Reply-To (some gateways send with an empty or broken From)."""
+    for candidate in (mail.from_address, *mail.reply_to):
+        if not candidate:
+            continue
+        try:
+            return normalise_email(candidate)
+        except DomainError:
+            continue
+    return None
 
 
 def _external_id(mail: ParsedEmail) -> str:
