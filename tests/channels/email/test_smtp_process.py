@@ -28,8 +28,8 @@ def _ehlo_when_listening(port: int, process: subprocess.Popen, log: Path) -> str
     pytest.fail("the SMTP listener did not start: " + log.read_text())
 
 
-def test_tierdesk_smtp_listens_answers_ehlo_and_stops_on_sigterm(tmp_path):
-    env = _environment(tmp_path / "data", None, TIERDESK_SMTP_HOSTNAME="mx.tierdesk.test",
+def test_tierdesk_smtp_listens_answers_ehlo_and_stops_on_sigterm(tmp_path, database_url):
+    env = _environment(tmp_path / "data", database_url, TIERDESK_SMTP_HOSTNAME="mx.tierdesk.test",
                        TIERDESK_SMTP_MAX_MESSAGE_BYTES="1000000")
     ok(run(env, "db", "upgrade"))
     port = _free_port()

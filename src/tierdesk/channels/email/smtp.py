@@ -91,6 +91,56 @@ class _SmtpSession(SMTP):
         self._reset_timeout()
         super().data_received(data)
 
+    async def smtp_DATA(self, arg: str) -> None:
+        """DATA read into one growing buffer (aiosmtpd's own keeps a list of line objects, then joins them: four
+        times the message at its peak), counted as it arrives and dropped the moment it passes the limit."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        content = bytearray()
+        size = 0
+        limit = self.data_size_limit
+        refusal: str | None = None
+        at_line_start = True
+        while self.transport is not None:
+            try:
+                piece = await self._reader.readuntil(b"\r\n")
+                complete = True
+            except asyncio.LimitOverrunError as exc:  # a line longer than MAX_LINE_BYTES: read it in pieces
+                piece = await self._reader.read(exc.consumed)
+                complete = False
+                refusal = refusal or f"500 5.5.2 Error: line longer than {self.line_length_limit} bytes"
+            except asyncio.CancelledError:  # the connection went away in the middle of the message
+                self._writer.close()
+                raise
+            if at_line_start and piece == b".\r\n":
+                break
+            size += len(piece)
+            if refusal is None and limit and size > limit:
+                refusal = f"552 5.3.4 Error: message too big (at most {limit} bytes)"
+            if refusal is None:
+                # RFC 5321 4.5.2: a line the sender began with a dot was sent with one more
+                content += piece[1:] if at_line_start and piece.startswith(b".") else piece
+            elif content:
+                content = bytearray()  # refused: what arrived so far is let go at once
+            at_line_start = complete
+        if refusal is not None:
+            self._set_post_data_state()
+            await self.push(refusal)
+            return
+        self.envelope.original_content = content  # type: ignore[assignment]  # handle_DATA makes the bytes
+        del content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(status)
+
     async def push(self, status: AnyStr) -> None:
         # aiosmtpd refuses an oversized message itself (at MAIL FROM ... SIZE=, or once DATA passes the limit),
         # without asking the handler: logged here, and answered with the enhanced status code senders act on.
@@ -261,8 +311,11 @@ class SmtpListener:
         if self._stopping:
             return "421 4.3.2 Service shutting down, try again later"
         queue_id = secrets.token_hex(6).upper()
-        assert isinstance(envelope.original_content, bytes)
-        raw = self._received_header(session, envelope, queue_id) + envelope.original_content
+        content = envelope.original_content
+        assert isinstance(content, bytes | bytearray)
+        envelope.original_content = envelope.content = None  # the one copy from here on is `raw`
+        raw = b"".join((self._received_header(session, envelope, queue_id), content))
+        del content
         recipients = list(envelope.rcpt_tos)
         assert self._idle is not None
         self._delivering += 1
