@@ -153,6 +153,19 @@ def test_a_message_to_no_known_recipient_is_not_taken(listener, sink):
     assert sink.stored() == []
 
 
+def test_a_recipient_that_cannot_be_checked_is_answered_451_not_550(listener, sink, monkeypatch):
+    def broken(address: str) -> bool:
+        raise ConnectionError("the database does not answer")
+
+    monkeypatch.setattr(sink, "accepts", broken)
+    with client(listener) as c:
+        c.ehlo()
+        c.mail("pat@customer.example")
+        code, reply = c.rcpt(f"help@{DOMAIN}")
+    assert code == 451 and reply.startswith(b"4.3.0 ")  # temporary: the sender tries again, nothing bounces
+    assert sink.stored() == []
+
+
 def test_more_recipients_than_the_limit_are_refused_with_452(listener, sink):
     addresses = [f"agent{i}@{DOMAIN}" for i in range(7)]
     with client(listener) as c:

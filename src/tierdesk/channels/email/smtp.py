@@ -183,6 +183,7 @@ class SmtpListener:
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
         self._deliveries: concurrent.futures.ThreadPoolExecutor | None = None
+        self._lookups: concurrent.futures.ThreadPoolExecutor | None = None
         self._sessions: weakref.WeakSet[_SmtpSession] = weakref.WeakSet()
         self._delivering = 0
         self._idle: asyncio.Event | None = None
@@ -196,7 +197,10 @@ class SmtpListener:
             raise RuntimeError("the SMTP listener is running already")
         self._stopping = False
         self._loop = asyncio.new_event_loop()
+        # Bounded pools, one for storing and one for RCPT look-ups: each call may hold a database connection, and
+        # slow commits must not hold up the recipient checks of other sessions.
         self._deliveries = concurrent.futures.ThreadPoolExecutor(self.delivery_threads, "smtp-deliver")
+        self._lookups = concurrent.futures.ThreadPoolExecutor(self.delivery_threads, "smtp-rcpt")
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="smtp-listener", daemon=True)
         self._thread.start()
@@ -206,6 +210,7 @@ class SmtpListener:
             self._thread.join()
             self._thread = None
             self._deliveries.shutdown()
+            self._lookups.shutdown()
             raise
 
     def _run(self, ready: concurrent.futures.Future[None]) -> None:
@@ -237,8 +242,9 @@ class SmtpListener:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._thread = None
-        if self._deliveries is not None:
-            self._deliveries.shutdown(wait=True)
+        for pool in (self._deliveries, self._lookups):
+            if pool is not None:
+                pool.shutdown(wait=True)
 
     async def _shut_down(self, grace: float) -> None:
         self._stopping = True
@@ -285,16 +291,15 @@ class SmtpListener:
         self._sessions.add(session)
         return session
 
-    async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._deliveries, fn, *args)
+    async def _in_thread(self, pool: concurrent.futures.Executor | None, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return f"452 4.5.3 Error: too many recipients (at most {self.max_recipients} per message)"
         try:
-            accepted = await asyncio.to_thread(self.sink.accepts, address)
+            accepted = await self._in_thread(self._lookups, self.sink.accepts, address)
         except Exception:
             log.exception("smtp from %s: could not check recipient %s", _peer_text(session.peer), address)
             return "451 4.3.0 Error: cannot check the recipient now, try again later"
@@ -322,7 +327,7 @@ class SmtpListener:
         self._idle.clear()
         server._reset_timeout()  # the sink gets a whole timeout to commit before the connection is given up on
         try:
-            await self._in_thread(self.sink.deliver, raw, recipients, peer)
+            await self._in_thread(self._deliveries, self.sink.deliver, raw, recipients, peer)
         except Exception as exc:  # the sink failed: the sender keeps the message and tries again
             # The exception's type and words only: a traceback's locals could show the message.
             log.error("smtp %s from %s: %d recipients, %d bytes, NOT stored (answered 451): %s: %s",
