@@ -1,7 +1,7 @@
 """The SMTP listener: mail for the addresses the brands own, acknowledged only once it is stored.
 
-aiosmtpd speaks the protocol (EHLO, SIZE, 8BITMIME, SMTPUTF8, STARTTLS, pipelining of replies); this module decides
-what is accepted and when a message counts as received. A `MailSink` (inbound.make_sink) does the storing:
+aiosmtpd speaks the protocol (EHLO, SIZE, 8BITMIME, SMTPUTF8, STARTTLS); this module decides what is accepted
+and when a message counts as received. A `MailSink` (inbound.make_sink) does the storing:
 `accepts` answers RCPT, `deliver` stores a message and returns only after its transaction committed. The 250 that
 ends DATA is sent only after `deliver` returned, so a message a sender saw acknowledged is in the database, whatever
 happens to this process the next instant; a failed `deliver` is answered 451 and the sender tries again later.
