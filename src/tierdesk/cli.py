@@ -1,4 +1,4 @@
-"""The tierdesk command line: serve, worker, db, agents, tokens, brands, triage, presence, queues, tickets, sla,
+"""The tierdesk command line: serve, worker, smtp, db, agents, tokens, brands, triage, presence, queues, tickets, sla,
 dispositions, demo."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tierdesk.agents.cli import integrations_app
 from tierdesk.channels.email.cli import email_app
+from tierdesk.channels.email.smtp_cli import smtp as smtp_command
 from tierdesk.config import get_settings
 from tierdesk.kit.console import err, friendly_errors, out
 from tierdesk.routing.cli import presence_app, queues_app, tickets_app
@@ -39,6 +40,7 @@ app.add_typer(sla_app, name="sla")
 app.add_typer(dispositions_app, name="dispositions")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(email_app, name="email")
+app.command("smtp")(smtp_command)
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 
@@ -141,8 +143,11 @@ def serve(
     with_demo: Annotated[bool, typer.Option("--demo", help="load the demo data first (once), as `make run` does")]
     = False,
 ):
-    """Run the HTTP API (and the background worker). Migrates the database first."""
+    """Run the HTTP API (and the background worker, and the SMTP listener when TIERDESK_SMTP_PORT is set).
+    Migrates the database first."""
     import uvicorn
+
+    from tierdesk.channels.email.smtp_cli import describe, smtp_listener, start_listener
 
     settings = get_settings()
     if workers > 1 and settings.effective_database_url.startswith("sqlite"):
@@ -153,6 +158,10 @@ def serve(
     if not _port_free(host, port):
         err.print(f"[red]error (port):[/red] port {port} is in use on {host}: stop what uses it, or choose another "
                   f"port with --port (PORT={port + 1} make run)")
+        raise typer.Exit(2)
+    if settings.smtp_port is not None and not _port_free(settings.smtp_host, settings.smtp_port):
+        err.print(f"[red]error (smtp_port):[/red] port {settings.smtp_port} is in use on {settings.smtp_host}: stop "
+                  "what uses it, or choose another with TIERDESK_SMTP_PORT")
         raise typer.Exit(2)
     if with_demo:
         demo()
@@ -166,11 +175,21 @@ def serve(
     if token_file.exists():
         out.print(f"demo admin token in {token_file}; try: curl -H \"Authorization: Bearer $(cat {token_file})\" "
                   f"{url}/api/v1/tickets")
+    # The SMTP listener runs in this process beside uvicorn (in its own thread and event loop): one listener however
+    # many server processes, started before and stopped after them (a message being stored still gets its 250).
+    listener = smtp_listener(_database(), settings) if settings.smtp_port is not None else None
+    if listener is not None:
+        start_listener(listener)
+        out.print(describe(listener))
     os.environ["TIERDESK_RUN_WORKER"] = "1" if worker else "0"  # for the server processes' own settings
     get_settings.cache_clear()  # and this one's, where uvicorn builds the app in-process
-    uvicorn.run("tierdesk.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=settings.log_level, log_config=_log_config(settings.log_level),
-                access_log=settings.log_level in ("debug", "info"))
+    try:
+        uvicorn.run("tierdesk.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level=settings.log_level, log_config=_log_config(settings.log_level),
+                    access_log=settings.log_level in ("debug", "info"))
+    finally:
+        if listener is not None:
+            listener.stop()
 
 
 @app.command("worker")

@@ -76,6 +76,32 @@ class Settings(BaseSettings):
     # /healthz answers 503 when a request has waited this long for a request slot (the service is saturated).
     health_max_queue_seconds: float = Field(default=10.0, ge=0)
 
+    # The SMTP listener (`tierdesk smtp`; `tierdesk serve` runs it too when a port is set): mail for the addresses
+    # the brands own, acknowledged only once stored.
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_host: str = "127.0.0.1"
+    # Announced in EHLO (SIZE) and enforced while the message arrives: a larger one is answered 552.
+    smtp_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # STARTTLS is offered when both are set: PEM certificate (chain) and its private key.
+    smtp_tls_cert: Path | None = None
+    smtp_tls_key: Path | None = None
+    # The name the listener greets with and writes in Received headers; None: the machine's FQDN.
+    smtp_hostname: str | None = None
+
+    @field_validator("smtp_tls_cert", "smtp_tls_key")
+    @classmethod
+    def _readable_file(cls, v: Path | None, info) -> Path | None:
+        if v is not None and not (v.is_file() and os.access(v, os.R_OK)):
+            raise ValueError(f"TIERDESK_{info.field_name.upper()}: {v} is not a file this process can read")
+        return v
+
+    @model_validator(mode="after")
+    def _certificate_with_its_key(self) -> Settings:
+        if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
+            raise ValueError("TIERDESK_SMTP_TLS_CERT and TIERDESK_SMTP_TLS_KEY go together: set both for STARTTLS, "
+                             "or neither")
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, v: str | None) -> str | None:
