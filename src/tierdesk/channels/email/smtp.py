@@ -41,8 +41,9 @@ DEFAULT_MAX_RECIPIENTS = 100
 DEFAULT_TIMEOUT_SECONDS = 300.0
 # Messages stored at once; the others wait their turn holding only their connection.
 DEFAULT_DELIVERY_THREADS = 4
-# RFC 5321 wants lines of at most 1,000 octets, but real mailers send longer ones (HTML on one line); refusing them
-# bounces a person's mail, so lines up to this long are taken and the parser copes.
+# RFC 5321 wants lines of at most 1,000 octets, but real mailers send longer ones (HTML on one line, bare LF line
+# ends); refusing them bounces a person's mail. Lines are read in pieces of at most this size; any length is taken
+# (the message size limit bounds the memory) and the parser copes.
 MAX_LINE_BYTES = 1024 * 1024
 # How long stop() lets deliveries in progress finish (so their senders get their 250) before it closes connections.
 STOP_GRACE_SECONDS = 30.0
@@ -113,10 +114,12 @@ class _SmtpSession(SMTP):
             try:
                 piece = await self._reader.readuntil(b"\r\n")
                 complete = True
-            except asyncio.LimitOverrunError as exc:  # a line longer than MAX_LINE_BYTES: read it in pieces
+            except asyncio.LimitOverrunError as exc:
+                # A line longer than the reader's buffer: taken in pieces. The size limit bounds the memory; a
+                # message with endless lines (bare LF line ends, as some scripts send, or HTML on one line) is a
+                # person's mail all the same, and refusing it would bounce it.
                 piece = await self._reader.read(exc.consumed)
                 complete = False
-                refusal = refusal or f"500 5.5.2 Error: line longer than {self.line_length_limit} bytes"
             except asyncio.CancelledError:  # the connection went away in the middle of the message
                 self._writer.close()
                 raise
