@@ -31,6 +31,7 @@ from typing import Any, AnyStr, Protocol
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tierdesk.kit.memory import return_large_buffers_to_the_system
 from tierdesk.kit.time import utcnow
 
 log = logging.getLogger("tierdesk.channels.email.smtp")
@@ -198,6 +199,7 @@ class SmtpListener:
         """Listen; returns once connections are accepted. Raises OSError when the address cannot be bound."""
         if self._thread is not None:
             raise RuntimeError("the SMTP listener is running already")
+        return_large_buffers_to_the_system()  # 25 MB messages on several threads: memory stays flat (kit/memory)
         self._stopping = False
         self._loop = asyncio.new_event_loop()
         # Bounded pools, one for storing and one for RCPT look-ups: each call may hold a database connection, and
