@@ -2,6 +2,7 @@
 
 from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, ApiToken, PresenceChange, agent_brands  # noqa: F401
 from tierdesk.brands.models import Brand  # noqa: F401
+from tierdesk.channels.email.models import ImapMailbox  # noqa: F401
 from tierdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
 from tierdesk.jobs.models import OutboxMessage  # noqa: F401
 from tierdesk.kit.vocabulary import (  # noqa: F401

@@ -151,3 +151,18 @@ WORK_KIND: dict[Channel, WorkKind] = {
     Channel.API: WorkKind.EMAIL,
 }
 CHANNELS_OF: dict[WorkKind, list[Channel]] = {kind: [c for c, k in WORK_KIND.items() if k is kind] for kind in WorkKind}
+
+
+class MailSecurity(StrEnum):
+    """How a connection to a mail server (IMAP) is protected."""
+
+    TLS = "tls"  # implicit TLS from the first byte (IMAPS, port 993)
+    STARTTLS = "starttls"  # plain connection upgraded with STARTTLS (port 143); refused if the server cannot
+    PLAIN = "plain"  # no encryption: only for a server on the same host or a test
+
+
+class AfterImport(StrEnum):
+    """What the IMAP poller does on the server with a message once it is stored."""
+
+    MOVE = "move"  # moved to the mailbox's move_to folder
+    FLAG = "flag"  # left in place, marked \Seen and $TierdeskImported
