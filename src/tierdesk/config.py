@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     # past that it gets 429 for the window, doubled on each repeat (up to an hour). 0 turns the limit off.
     auth_failure_limit: int = Field(default=20, ge=0)
     auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # IMAP mailboxes (`tierdesk imap add`): the worker polls each this often (`tierdesk imap poll` waits in IDLE
+    # instead where the server has it); a message larger than this is not fetched but quarantined by its header
+    # and left on the server.
+    imap_poll_seconds: float = Field(default=60.0, gt=0, le=86400)
+    imap_max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     # /healthz answers 503 when a request has waited this long for a request slot (the service is saturated).
     health_max_queue_seconds: float = Field(default=10.0, ge=0)
 

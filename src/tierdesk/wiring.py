@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tierdesk.channels.email import imap, inbound
 from tierdesk.config import Settings
+from tierdesk.db import Database
 from tierdesk.jobs import outbox
 from tierdesk.jobs.worker import Job
 from tierdesk.routing import router
@@ -37,4 +39,18 @@ def default_jobs(settings: Settings) -> list[Job]:
     if settings.notification_webhook_url is not None:  # notify
         send = outbox.webhook_sender(settings.notification_webhook_url, settings.notification_webhook_secret)
         jobs.append(Job("outbox", work=lambda database: outbox.deliver_due(database, send), due=outbox.due))
+    # IMAP mailboxes: the look is cheap (no active mailbox due: nothing), so the job is always there.
+    every = dt.timedelta(seconds=settings.imap_poll_seconds)
+    jobs.append(Job("imap", work=lambda database: imap.poll_all(
+        database, imap_deliver(database), imap_quarantine(database), options=imap.PollOptions.from_settings(settings)),
+        due=lambda db: imap.poll_due(db, every)))
     return jobs
+
+
+def imap_deliver(database: Database) -> imap.Deliver:
+    return lambda raw, origin: inbound.deliver_raw(database, raw, source=origin.source, brand_id=origin.brand_id)
+
+
+def imap_quarantine(database: Database) -> imap.Quarantine:
+    return lambda raw, reason, origin: inbound.quarantine_raw(database, raw, reason=reason, source=origin.source,
+                                                              brand_id=origin.brand_id)
