@@ -1,5 +1,5 @@
 """The tierdesk command line: serve, worker, db, agents, tokens, brands, triage, presence, queues, tickets, sla,
-dispositions, demo."""
+dispositions, imap, demo."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from tierdesk.agents.cli import integrations_app
+from tierdesk.channels.email.cli import imap_app
 from tierdesk.config import get_settings
 from tierdesk.kit.console import err, friendly_errors, out
 from tierdesk.routing.cli import presence_app, queues_app, tickets_app
@@ -37,6 +38,7 @@ app.add_typer(tickets_app, name="tickets")
 app.add_typer(sla_app, name="sla")
 app.add_typer(dispositions_app, name="dispositions")
 app.add_typer(integrations_app, name="integrations")
+app.add_typer(imap_app, name="imap")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 

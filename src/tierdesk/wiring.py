@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tierdesk.channels.email import imap, inbound
+from tierdesk.channels.email import imap
 from tierdesk.config import Settings
-from tierdesk.db import Database
 from tierdesk.jobs import outbox
 from tierdesk.jobs.worker import Job
 from tierdesk.routing import router
@@ -42,15 +41,8 @@ def default_jobs(settings: Settings) -> list[Job]:
     # IMAP mailboxes: the look is cheap (no active mailbox due: nothing), so the job is always there.
     every = dt.timedelta(seconds=settings.imap_poll_seconds)
     jobs.append(Job("imap", work=lambda database: imap.poll_all(
-        database, imap_deliver(database), imap_quarantine(database), options=imap.PollOptions.from_settings(settings)),
+        database, imap.inbound_deliver(database), imap.inbound_quarantine(database),
+        options=imap.PollOptions.from_settings(settings)),
         due=lambda db: imap.poll_due(db, every)))
     return jobs
 
-
-def imap_deliver(database: Database) -> imap.Deliver:
-    return lambda raw, origin: inbound.deliver_raw(database, raw, source=origin.source, brand_id=origin.brand_id)
-
-
-def imap_quarantine(database: Database) -> imap.Quarantine:
-    return lambda raw, reason, origin: inbound.quarantine_raw(database, raw, reason=reason, source=origin.source,
-                                                              brand_id=origin.brand_id)

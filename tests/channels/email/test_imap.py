@@ -14,6 +14,7 @@ from email.parser import BytesHeaderParser
 import pytest
 import sqlalchemy as sa
 
+from tests.channels.email.dovecot import PASSWORD
 from tierdesk.brands.schemas import BrandCreate
 from tierdesk.brands.service import create_brand
 from tierdesk.channels.email import imap
@@ -22,7 +23,6 @@ from tierdesk.channels.email.models import ImapMailbox
 from tierdesk.db import Database, make_engine
 from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.vocabulary import AfterImport, MailSecurity
-from tests.channels.email.dovecot import PASSWORD
 
 SECRET = "test-secret-key"
 

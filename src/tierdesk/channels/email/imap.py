@@ -403,8 +403,9 @@ def poll_all(database: Database, deliver: Deliver, quarantine: Quarantine | None
 
 
 def watch_all(database: Database, deliver: Deliver, quarantine: Quarantine | None, options: PollOptions,
-              stop: threading.Event) -> None:
-    """`tierdesk imap poll`: one watcher thread per active mailbox, until `stop` is set."""
+              stop: threading.Event) -> int:
+    """`tierdesk imap poll`: one watcher thread per active mailbox, until `stop` is set or Ctrl+C. Returns how many
+    mailboxes it watched."""
     with database.transaction(write=False) as db:
         ids = repository.active_imap_mailbox_ids(db)
     poll_seconds = options.poll_every.total_seconds()
@@ -413,5 +414,27 @@ def watch_all(database: Database, deliver: Deliver, quarantine: Quarantine | Non
                                 name=f"tierdesk-imap-{i}", daemon=True) for i in ids]
     for thread in threads:
         thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)  # in short waits, so Ctrl+C reaches this (the main) thread
+    except KeyboardInterrupt:
+        pass
+    stop.set()  # each watcher leaves IDLE within a second and releases its mailbox
     for thread in threads:
-        thread.join()
+        thread.join(30)
+    return len(ids)
+
+
+def inbound_deliver(database: Database) -> Deliver:
+    """Deliver into inbound (the path every received message takes)."""
+    from tierdesk.channels.email import inbound
+
+    return lambda raw, origin: inbound.deliver_raw(database, raw, source=origin.source, brand_id=origin.brand_id)
+
+
+def inbound_quarantine(database: Database) -> Quarantine:
+    from tierdesk.channels.email import inbound
+
+    return lambda raw, reason, origin: inbound.quarantine_raw(database, raw, reason=reason, source=origin.source,
+                                                              brand_id=origin.brand_id)

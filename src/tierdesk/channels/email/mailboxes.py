@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
@@ -34,9 +36,12 @@ class ImapMailboxCreate(BaseModel):
     @field_validator("host")
     @classmethod
     def _host(cls, v: str) -> str:
-        if any(c.isspace() or c in "/:@" for c in v.strip("[]")) and ":" not in v.strip("[]"):
-            raise ValueError("a host name or address, without scheme, port or path")
+        if not _HOST.fullmatch(v):
+            raise ValueError("a host name or IP address, without scheme, port, user or path")
         return v
+
+
+_HOST = re.compile(r"[A-Za-z0-9._-]+|\[?[0-9A-Fa-f:.]+\]?")  # a name, an IPv4 address, or an IPv6 one
 
 
 def add_mailbox(db: Session, data: ImapMailboxCreate, secret_key: str) -> ImapMailbox:

@@ -22,7 +22,7 @@ def imap_mailboxes(db: Session) -> list[tuple[ImapMailbox, str]]:
     """Every mailbox with its brand's slug, by brand then name."""
     rows = db.execute(sa.select(ImapMailbox, Brand.slug).join(Brand, Brand.id == ImapMailbox.brand_id)
                       .order_by(Brand.slug, ImapMailbox.name))
-    return [(mailbox, slug) for mailbox, slug in rows.tuples()]
+    return [(row[0], row[1]) for row in rows]
 
 
 def delete_imap_mailbox(db: Session, mailbox_id: int) -> None:
