@@ -375,3 +375,52 @@ def test_poll_all_polls_each_due_mailbox_and_one_failing_stops_no_other(database
     assert imap.poll_all(database, inbox.deliver, inbox.quarantine, options=every) == 0
     assert stored(database, ok).last_error is None
     assert inbox.subjects() == ["for the good one"]
+
+
+def test_without_move_the_message_is_copied_deleted_and_expunged(database, dovecot, account, brand, inbox, person,
+                                                                  monkeypatch):
+    """A server without MOVE (RFC 6851): COPY, \\Deleted and UID EXPUNGE of that message only. Dovecot has MOVE, so
+    the client is told it has not; every command still goes to the real server."""
+    from imapclient import IMAPClient
+
+    has = IMAPClient.has_capability
+    monkeypatch.setattr(IMAPClient, "has_capability", lambda self, name: name.upper() != "MOVE" and has(self, name))
+    person.append(mail("copied"))
+    person.append(mail("someone else's deleted mail"))
+    person.imap.select("INBOX")
+    person.imap.uid("STORE", "2", "+FLAGS", "(\\Deleted)")  # not expunged: the poller must leave it so
+    person.imap.unselect()  # (CLOSE would expunge it)
+    box = mailbox(database, dovecot, account, brand, after_processing=AfterImport.MOVE)
+    inbox.fail = {"someone else's deleted mail": -1}
+    assert poll(database, dovecot, box, inbox) == 1
+    assert person.subjects("Processed") == ["copied"]
+    assert person.subjects("INBOX") == ["someone else's deleted mail"]
+
+
+def test_without_dovecot_the_suite_fails_when_ci_requires_it(monkeypatch, tmp_path):
+    from tests.channels.email import dovecot as server
+
+    monkeypatch.setattr(server, "dovecot_binary", lambda: None)
+    monkeypatch.setenv("TIERDESK_REQUIRE_DOVECOT", "1")
+    with pytest.raises(pytest.fail.Exception, match="TIERDESK_REQUIRE_DOVECOT=1"):
+        server.start(tmp_path)
+    monkeypatch.delenv("TIERDESK_REQUIRE_DOVECOT")
+    with pytest.raises(pytest.skip.Exception):
+        server.start(tmp_path)
+
+
+def test_the_worker_has_the_imap_job_and_it_is_due_only_for_an_active_mailbox(database, dovecot, account, brand,
+                                                                               settings):
+    from tierdesk.jobs.worker import Worker
+    from tierdesk.wiring import default_jobs
+
+    [job] = [j for j in default_jobs(settings) if j.name == "imap"]
+    assert job.due is not None and job.work is not None
+    with database.transaction(write=False) as db:
+        assert not job.due(db)
+    box = mailbox(database, dovecot, account, brand)
+    with database.transaction(write=False) as db:
+        assert job.due(db)
+    with database.transaction() as db:
+        db.execute(sa.update(ImapMailbox).where(ImapMailbox.id == box).values(is_active=False))
+    assert Worker(database, [job]).run_once() == {"imap": 0}

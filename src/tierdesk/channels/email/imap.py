@@ -107,7 +107,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return f"connection failed: {exc.strerror or exc}"
     if isinstance(exc, IMAPClientError):
-        return f"IMAP error: {exc}"
+        return f"IMAP error: {_text(exc)}"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -307,10 +307,11 @@ class MailboxPoller:
             self._held = None
         except Exception as exc:
             error = describe(exc)
-            log.log(logging.WARNING if isinstance(exc, ImapProblem | OSError | IMAPClientError) else logging.ERROR,
-                    "IMAP mailbox %s (%s): %s", self.mailbox_id, self.origin.name, error,
-                    exc_info=not isinstance(exc, ImapProblem | OSError | IMAPClientError))
-        self._release(error or self._problem)
+            expected = isinstance(exc, ImapProblem | OSError | IMAPClientError)  # the server's, not a bug
+            log.log(logging.WARNING if expected else logging.ERROR, "IMAP mailbox %s (%s): %s", self.mailbox_id,
+                    self.origin.name, error, exc_info=not expected)
+        finally:  # also when interrupted: the mailbox is free at once, not when the lease runs out
+            self._release(error or self._problem)
         return self.delivered
 
     def watch(self, stop: threading.Event, *, idle_seconds: float = IDLE_SECONDS, poll_seconds: float = 60.0,
@@ -343,7 +344,8 @@ class MailboxPoller:
             except Exception as exc:
                 error = describe(exc)
                 log.warning("IMAP mailbox %s: %s; trying again in %s s", self.mailbox_id, error, poll_seconds)
-            self._release(error)
+            finally:
+                self._release(error)
             if error is not None:
                 stop.wait(poll_seconds)
 
