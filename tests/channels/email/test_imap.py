@@ -424,3 +424,15 @@ def test_the_worker_has_the_imap_job_and_it_is_due_only_for_an_active_mailbox(da
     with database.transaction() as db:
         db.execute(sa.update(ImapMailbox).where(ImapMailbox.id == box).values(is_active=False))
     assert Worker(database, [job]).run_once() == {"imap": 0}
+
+
+def test_the_worker_job_polls_in_a_thread_of_its_own(database, dovecot, account, brand, settings):
+    """(A wrong password: the poll ends before anything would be delivered.)"""
+    from tierdesk.wiring import default_jobs
+
+    [job] = [j for j in default_jobs(settings) if j.name == "imap"]
+    box = mailbox(database, dovecot, account, brand, password="wrong")
+    assert job.work is not None and job.work(database) == 0
+    assert isinstance(job.work, imap.BackgroundPolls) and job.work.thread is not None
+    job.work.thread.join(30)
+    assert "refused" in stored(database, box).last_error

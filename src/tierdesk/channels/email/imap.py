@@ -108,7 +108,8 @@ def describe(exc: BaseException) -> str:
         return f"connection failed: {exc.strerror or exc}"
     if isinstance(exc, IMAPClientError):
         return f"IMAP error: {_text(exc)}"
-    return f"{type(exc).__name__}: {exc}"
+    text = f"{type(exc).__name__}: {exc}"  # a delivery's own error: bounded (a database error may quote the message)
+    return text if len(text) <= 500 else text[:500] + "…"
 
 
 class MailboxPoller:
@@ -426,6 +427,30 @@ def watch_all(database: Database, deliver: Deliver, quarantine: Quarantine | Non
     for thread in threads:
         thread.join(30)
     return len(ids)
+
+
+class BackgroundPolls:
+    """The worker's IMAP job: each pass starts `poll_all` in a thread of its own (unless the last one is still going)
+    and returns at once, so a slow or unreachable mail server never holds up the jobs the worker runs in the same
+    loop (routing, SLA timers). The mailboxes it is polling are claimed, so the next look finds them not due."""
+
+    def __init__(self, deliver: Callable[[Database], Deliver], quarantine: Callable[[Database], Quarantine | None],
+                 options: Callable[[], PollOptions]):
+        self._deliver, self._quarantine, self._options = deliver, quarantine, options
+        self.thread: threading.Thread | None = None
+
+    def __call__(self, database: Database) -> int:
+        if self.thread is not None and self.thread.is_alive():
+            return 0
+        self.thread = threading.Thread(target=self._run, args=(database,), name="tierdesk-imap", daemon=True)
+        self.thread.start()
+        return 0  # the messages arrive as contacts; this pass itself did nothing the worker should hurry after
+
+    def _run(self, database: Database) -> None:
+        try:
+            poll_all(database, self._deliver(database), self._quarantine(database), options=self._options())
+        except Exception:  # a database outage, say: logged, and the next pass tries again
+            log.exception("polling the IMAP mailboxes failed; the next pass tries again")
 
 
 def inbound_deliver(database: Database) -> Deliver:
