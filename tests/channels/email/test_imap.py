@@ -192,6 +192,18 @@ def test_a_new_uidvalidity_reads_the_folder_again(database, dovecot, account, br
     assert "new UIDVALIDITY" in caplog.text
 
 
+def test_after_a_uidvalidity_change_mail_it_flagged_is_not_read_again(database, dovecot, account, brand, inbox,
+                                                                      person):
+    box = mailbox(database, dovecot, account, brand, after_processing=AfterImport.FLAG)
+    person.append(mail("flagged before"))
+    assert poll(database, dovecot, box, inbox) == 1
+    person.append(mail("new after"))
+    with database.transaction() as db:  # as if the server had renumbered the folder since
+        db.execute(sa.update(ImapMailbox).where(ImapMailbox.id == box).values(uid_validity=1))
+    assert poll(database, dovecot, box, inbox) == 1
+    assert inbox.subjects() == ["flagged before", "new after"]
+
+
 def test_a_failing_message_blocks_nothing_is_retried_then_quarantined(database, dovecot, account, brand, inbox,
                                                                        person):
     inbox.fail = {"poison": -1, "hiccup": 1}
