@@ -74,3 +74,34 @@ def test_readable_errors(cli, dovecot):
     assert f"acme/support: cannot connect to 127.0.0.1:{closed}: connection failed: Connection refused" in \
         " ".join(polled.output.split())
     assert "Traceback" not in polled.output
+
+
+def test_poll_watches_until_terminated_and_frees_the_mailbox(cli, dovecot):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    assert add(cli, dovecot, dovecot.account()).exit_code == 0
+
+    def claimed() -> bool:
+        with get_database().transaction(write=False) as db:
+            return db.scalar(sa.text("SELECT claimed_until FROM imap_mailboxes")) is not None
+
+    watcher = subprocess.Popen([sys.executable, "-m", "tierdesk", "imap", "poll"], env=os.environ.copy(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not claimed():  # it holds the mailbox while it waits in IDLE
+            assert watcher.poll() is None, watcher.stderr.read() if watcher.stderr else ""
+            assert time.monotonic() < deadline, "the watcher never took the mailbox"
+            time.sleep(0.1)
+        watcher.send_signal(signal.SIGTERM)
+        _, stderr = watcher.communicate(timeout=30)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert watcher.returncode == 0, stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert not claimed()
