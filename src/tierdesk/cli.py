@@ -1,5 +1,5 @@
 """The tierdesk command line: serve, worker, smtp, db, agents, tokens, brands, triage, presence, queues, tickets, sla,
-dispositions, demo."""
+dispositions, email, imap, demo."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tierdesk.agents.cli import integrations_app
 from tierdesk.channels.email.cli import email_app
+from tierdesk.channels.email.imap_cli import imap_app
 from tierdesk.channels.email.smtp_cli import smtp as smtp_command
 from tierdesk.config import get_settings
 from tierdesk.kit.console import err, friendly_errors, out
@@ -41,6 +42,7 @@ app.add_typer(dispositions_app, name="dispositions")
 app.add_typer(integrations_app, name="integrations")
 app.add_typer(email_app, name="email")
 app.command("smtp")(smtp_command)
+app.add_typer(imap_app, name="imap")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 

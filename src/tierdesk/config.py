@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # opening tickets (a mail loop between two auto-responders, a storm); 0 turns the limit off.
     email_sender_limit: int = Field(default=20, ge=0)
     email_sender_window_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    # IMAP mailboxes (`tierdesk imap add`): the worker polls each this often (`tierdesk imap poll` waits in IDLE
+    # instead where the server has it); a message larger than this is not fetched but quarantined by its header
+    # and left on the server.
+    imap_poll_seconds: float = Field(default=60.0, gt=0, le=86400)
+    imap_max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     # /healthz answers 503 when a request has waited this long for a request slot (the service is saturated).
     health_max_queue_seconds: float = Field(default=10.0, ge=0)
 

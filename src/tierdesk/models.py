@@ -2,7 +2,13 @@
 
 from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, ApiToken, PresenceChange, agent_brands  # noqa: F401
 from tierdesk.brands.models import Brand  # noqa: F401
-from tierdesk.channels.email.models import EmailAddress, EmailRecord, EmailSettings, QuarantinedEmail  # noqa: F401
+from tierdesk.channels.email.models import (  # noqa: F401
+    EmailAddress,
+    EmailRecord,
+    EmailSettings,
+    ImapMailbox,
+    QuarantinedEmail,
+)
 from tierdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
 from tierdesk.jobs.models import OutboxMessage  # noqa: F401
 from tierdesk.kit.vocabulary import (  # noqa: F401

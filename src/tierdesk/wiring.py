@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tierdesk.channels.email import imap
 from tierdesk.config import Settings
 from tierdesk.jobs import outbox
 from tierdesk.jobs.worker import Job
@@ -37,4 +38,11 @@ def default_jobs(settings: Settings) -> list[Job]:
     if settings.notification_webhook_url is not None:  # notify
         send = outbox.webhook_sender(settings.notification_webhook_url, settings.notification_webhook_secret)
         jobs.append(Job("outbox", work=lambda database: outbox.deliver_due(database, send), due=outbox.due))
+    # IMAP mailboxes: the look is cheap (no active mailbox due: nothing), so the job is always there; the polls run
+    # in a thread of their own (imap.BackgroundPolls).
+    every = dt.timedelta(seconds=settings.imap_poll_seconds)
+    jobs.append(Job("imap", work=imap.BackgroundPolls(imap.inbound_deliver, imap.inbound_quarantine,
+                                                      lambda: imap.PollOptions.from_settings(settings)),
+                    due=lambda db: imap.poll_due(db, every)))
     return jobs
+

@@ -201,3 +201,10 @@ WORK_KIND: dict[Channel, WorkKind] = {
     Channel.API: WorkKind.EMAIL,
 }
 CHANNELS_OF: dict[WorkKind, list[Channel]] = {kind: [c for c, k in WORK_KIND.items() if k is kind] for kind in WorkKind}
+
+
+class AfterImport(StrEnum):
+    """What the IMAP poller does on the server with a message once it is stored."""
+
+    MOVE = "move"  # moved to the mailbox's move_to folder
+    FLAG = "flag"  # left in place, marked \Seen and $TierdeskImported

@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from threading import Lock as threading_lock
 
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from tierdesk.channels.email.message import MailAttachment, ParsedEmail, Unparse
 from tierdesk.channels.email.models import EmailRecord, EmailSettings, QuarantinedEmail
 from tierdesk.channels.email.parse import parse_message
 from tierdesk.channels.email.tokens import strip_tokens
-from tierdesk.config import Settings
+from tierdesk.config import Settings, get_settings
 from tierdesk.customers import service as customers
 from tierdesk.customers.identity import normalise_email
 from tierdesk.customers.schemas import Sender
@@ -306,6 +307,11 @@ class EmailInbound:
             return InboundResult(outcome, None, None, None, mail.message_id if mail else None, reason, row.id)
 
     # -- the quarantine --------------------------------------------------------------------------------------------
+    def keep(self, raw: bytes, *, reason: str, source: str, brand_id: int | None = None) -> InboundResult:
+        """Quarantine a message a channel could not hand over whole (an IMAP message over the size cap, one that
+        failed again and again), with the channel's reason."""
+        return self._quarantine(self.blobs.put(raw), len(raw), reason, source, (), brand_id, None, None, None)
+
     def reprocess(self, quarantine_id: int) -> InboundResult:
         """Take a quarantined message in again (after a fix, or once a brand receives at its address)."""
         with self.database.transaction(write=False) as db:
@@ -376,6 +382,18 @@ def _acknowledge(db: Session, ticket_id: int, message_id: int) -> None:
     """The brand's acknowledgement of a new ticket, through the outbox (outbound.py builds and sends it)."""
     from tierdesk.channels.email import outbound
     outbound.queue_acknowledgement(db, ticket_id, message_id)
+
+
+_SINKS: dict[int, EmailInbound] = {}
+_SINKS_LOCK = threading_lock()
+
+
+def sink_for(database: Database) -> EmailInbound:
+    """This process's way in for a database, built once (it loads the triage model): the IMAP poller's."""
+    with _SINKS_LOCK:
+        if id(database) not in _SINKS:
+            _SINKS[id(database)] = make_sink(database, get_settings())
+        return _SINKS[id(database)]
 
 
 def make_sink(database: Database, settings: Settings) -> EmailInbound:
