@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from tierdesk.channels.email import imap
+from tierdesk.channels.email.inbound import EmailInbound, make_sink
 from tierdesk.config import Settings
+from tierdesk.db import Database
 from tierdesk.jobs import outbox
 from tierdesk.jobs.worker import Job
 from tierdesk.routing import router
@@ -41,7 +43,15 @@ def default_jobs(settings: Settings) -> list[Job]:
     # IMAP mailboxes: the look is cheap (no active mailbox due: nothing), so the job is always there; the polls run
     # in a thread of their own (imap.BackgroundPolls).
     every = dt.timedelta(seconds=settings.imap_poll_seconds)
-    jobs.append(Job("imap", work=imap.BackgroundPolls(imap.inbound_deliver, imap.inbound_quarantine,
+    sinks: dict[int, EmailInbound] = {}  # one way in per database, built on first use (it loads the triage model)
+
+    def sink(database: Database) -> EmailInbound:
+        if id(database) not in sinks:
+            sinks[id(database)] = make_sink(database, settings)
+        return sinks[id(database)]
+
+    jobs.append(Job("imap", work=imap.BackgroundPolls(lambda database: imap.inbound_deliver(sink(database)),
+                                                      lambda database: imap.inbound_quarantine(sink(database)),
                                                       lambda: imap.PollOptions.from_settings(settings)),
                     due=lambda db: imap.poll_due(db, every)))
     return jobs

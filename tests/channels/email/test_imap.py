@@ -448,3 +448,43 @@ def test_the_worker_job_polls_in_a_thread_of_its_own(database, dovecot, account,
     assert isinstance(job.work, imap.BackgroundPolls) and job.work.thread is not None
     job.work.thread.join(30)
     assert "refused" in stored(database, box).last_error
+
+
+def test_mail_in_a_mailbox_becomes_tickets_of_the_mailboxs_brand(database, settings, dovecot, account, brand,
+                                                                  person):
+    """The whole way: a customer's mail APPENDed to the mailbox, the poller hands it to the email channel's one way
+    in, and it is a ticket of the mailbox's brand (whatever address it was sent to); a second poll adds nothing, a
+    reply threads, and a message over the brand's reach (no From) lands in the quarantine, not lost."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    from tests.channels.email.helpers import inbound_for
+    from tierdesk.channels.email.models import QuarantinedEmail
+    from tierdesk.tickets.models import Message, Ticket
+
+    sink = inbound_for(database, settings)
+    first = EmailMessage()
+    first["From"] = "Maria <maria@example.com>"
+    first["To"] = "info@some-alias.example"  # forwarded into the mailbox: the brand is the mailbox's
+    first["Subject"] = "Invoice charged twice"
+    first["Message-ID"] = make_msgid(domain="example.com")
+    first.set_content("I was charged twice for my November invoice.")
+    reply = EmailMessage()
+    reply["From"] = "maria@example.com"
+    reply["To"] = "info@some-alias.example"
+    reply["Subject"] = "Re: Invoice charged twice"
+    reply["In-Reply-To"] = first["Message-ID"]
+    reply.set_content("Any news?")
+    person.append(first.as_bytes())
+    person.append(reply.as_bytes())
+    person.append(b"Subject: nobody wrote this\r\n\r\nno sender at all\r\n")
+    mailbox_id = mailbox(database, dovecot, account, brand)
+    deliver, quarantine = imap.inbound_deliver(sink), imap.inbound_quarantine(sink)
+    assert imap.poll_mailbox(database, mailbox_id, deliver, quarantine, options(dovecot)) == 3
+    assert imap.poll_mailbox(database, mailbox_id, deliver, quarantine, options(dovecot)) == 0
+    with database.transaction(write=False) as db:
+        tickets = list(db.scalars(sa.select(Ticket)))
+        assert [(t.subject, t.channel.value) for t in tickets] == [("Invoice charged twice", "email")]
+        assert db.scalar(sa.select(sa.func.count()).select_from(Message)) == 2
+        kept = list(db.scalars(sa.select(QuarantinedEmail)))
+        assert [q.subject for q in kept] == ["nobody wrote this"] and "imap" in kept[0].source

@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -42,6 +42,9 @@ from tierdesk.db import Database
 from tierdesk.kit.sealed import SealBroken
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import AfterImport, MailSecurity
+
+if TYPE_CHECKING:
+    from tierdesk.channels.email.inbound import EmailInbound
 
 log = logging.getLogger("tierdesk.imap")
 
@@ -453,13 +456,10 @@ class BackgroundPolls:
             log.exception("polling the IMAP mailboxes failed; the next pass tries again")
 
 
-def inbound_deliver(database: Database) -> Deliver:
+def inbound_deliver(sink: EmailInbound) -> Deliver:
     """Deliver into inbound, the path every received message takes (for the mailbox's brand, whatever the message's
     recipients say). A message inbound cannot take in is quarantined there, not raised: only a database that cannot
     be written raises, and the message is tried again on the next poll."""
-    from tierdesk.channels.email import inbound
-
-    sink = inbound.sink_for(database)
 
     def deliver(raw: bytes, origin: ImapOrigin) -> None:
         sink.receive(raw, source=origin.source, brand_id=origin.brand_id)
@@ -467,11 +467,7 @@ def inbound_deliver(database: Database) -> Deliver:
     return deliver
 
 
-def inbound_quarantine(database: Database) -> Quarantine:
-    from tierdesk.channels.email import inbound
-
-    sink = inbound.sink_for(database)
-
+def inbound_quarantine(sink: EmailInbound) -> Quarantine:
     def quarantine(raw: bytes, reason: str, origin: ImapOrigin) -> None:
         sink.keep(raw, reason=reason, source=origin.source, brand_id=origin.brand_id)
 

@@ -103,7 +103,10 @@ def imap_poll(once: Annotated[bool, typer.Option(help="poll each active mailbox 
 
     database = _database()
     options = imap.PollOptions.from_settings(get_settings())
-    deliver, quarantine = imap.inbound_deliver(database), imap.inbound_quarantine(database)
+    from tierdesk.channels.email.inbound import make_sink
+
+    sink = make_sink(database, get_settings())
+    deliver, quarantine = imap.inbound_deliver(sink), imap.inbound_quarantine(sink)
     if once:
         delivered = imap.poll_all(database, deliver, quarantine, options=imap.PollOptions(
             secret_key=options.secret_key, max_message_bytes=options.max_message_bytes, poll_every=dt.timedelta(0)))

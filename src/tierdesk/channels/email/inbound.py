@@ -17,7 +17,6 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from threading import Lock as threading_lock
 
 from sqlalchemy.orm import Session
 
@@ -29,7 +28,7 @@ from tierdesk.channels.email.message import MailAttachment, ParsedEmail, Unparse
 from tierdesk.channels.email.models import EmailRecord, EmailSettings, QuarantinedEmail
 from tierdesk.channels.email.parse import parse_message
 from tierdesk.channels.email.tokens import strip_tokens
-from tierdesk.config import Settings, get_settings
+from tierdesk.config import Settings
 from tierdesk.customers import service as customers
 from tierdesk.customers.identity import normalise_email
 from tierdesk.customers.schemas import Sender
@@ -382,18 +381,6 @@ def _acknowledge(db: Session, ticket_id: int, message_id: int) -> None:
     """The brand's acknowledgement of a new ticket, through the outbox (outbound.py builds and sends it)."""
     from tierdesk.channels.email import outbound
     outbound.queue_acknowledgement(db, ticket_id, message_id)
-
-
-_SINKS: dict[int, EmailInbound] = {}
-_SINKS_LOCK = threading_lock()
-
-
-def sink_for(database: Database) -> EmailInbound:
-    """This process's way in for a database, built once (it loads the triage model): the IMAP poller's."""
-    with _SINKS_LOCK:
-        if id(database) not in _SINKS:
-            _SINKS[id(database)] = make_sink(database, get_settings())
-        return _SINKS[id(database)]
 
 
 def make_sink(database: Database, settings: Settings) -> EmailInbound:
