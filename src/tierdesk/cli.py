@@ -1,5 +1,5 @@
 """The tierdesk command line: serve, worker, db, agents, tokens, brands, triage, presence, queues, tickets, sla,
-dispositions, demo."""
+dispositions, email, demo."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from tierdesk.agents.cli import integrations_app
+from tierdesk.channels.email.relay_cli import dkim_app, relay_app
 from tierdesk.config import get_settings
 from tierdesk.kit.console import err, friendly_errors, out
 from tierdesk.routing.cli import presence_app, queues_app, tickets_app
@@ -37,6 +38,10 @@ app.add_typer(tickets_app, name="tickets")
 app.add_typer(sla_app, name="sla")
 app.add_typer(dispositions_app, name="dispositions")
 app.add_typer(integrations_app, name="integrations")
+email_app = typer.Typer(help="Email: the brand's relay and DKIM key for replies.", no_args_is_help=True)
+email_app.add_typer(relay_app, name="relay")
+email_app.add_typer(dkim_app, name="dkim")
+app.add_typer(email_app, name="email")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 

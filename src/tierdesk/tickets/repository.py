@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
 from tierdesk.kit.scope import scoped
-from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
+from tierdesk.kit.vocabulary import Channel, Department, MessageDirection, Priority, TicketStatus
 from tierdesk.tickets.lifecycle import THREADABLE, WORKABLE
 from tierdesk.tickets.models import DispositionCode, Message, Ticket, TicketEvent
 
@@ -97,6 +97,11 @@ def find_thread(db: Session, brand_id: int, customer_id: int, thread_ref: str) -
         stmt = base.where(Ticket.id.in_(earlier)).order_by(Ticket.id.desc()).limit(1)
     # Locked: two messages arriving at once on one ticket are added one after the other.
     return db.scalar(stmt.with_for_update())
+
+
+def has_inbound_on_channel(db: Session, ticket_id: int, channel: Channel) -> bool:
+    return bool(db.scalar(sa.select(sa.exists().where(
+        Message.ticket_id == ticket_id, Message.direction == MessageDirection.INBOUND, Message.channel == channel))))
 
 
 def _events(db: Session, where: sa.ColumnElement[bool], *, after_id: int | None, limit: int) -> list[TicketEvent]:
