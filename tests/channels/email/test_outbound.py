@@ -505,11 +505,43 @@ def test_an_automatic_mail_is_never_acknowledged(client, world, database, settin
     assert sink.handler.received == []
 
 
-def test_the_outbox_job_runs_without_a_webhook(database, settings):
+def test_the_workers_outbox_job_sends_mail_without_a_webhook(client, world, database, settings, sink, acme_mail):
+    from tierdesk.jobs.worker import Worker
     from tierdesk.wiring import default_jobs
 
     assert settings.notification_webhook_url is None
-    assert "outbox" in [job.name for job in default_jobs(settings)]
-    with database.transaction() as db:  # an SLA notification left from when a webhook was configured
-        outbox.enqueue(db, "sla_breach", {"ticket_id": 1})
+    ticket = email_ticket(client, world, database)
+    reply(client, world, ticket["id"])
+    with database.transaction() as db:  # an SLA notification left from when a webhook was configured: dropped
+        outbox.enqueue(db, "sla_breach", {"ticket_id": ticket["id"]})
+    assert Worker(database, default_jobs(settings)).run_once()["outbox"] == 2
+    assert len(sink.handler.received) == 1
+    assert all(r.delivered_at is not None for r in outbox_rows(database))
+
+
+def test_an_unknown_topic_fails_at_once(database, settings):
+    with database.transaction() as db:
+        outbox.enqueue(db, "fax.send", {})
+    assert deliver(database, settings) == 0
+    (row,) = outbox_rows(database)
+    assert row.failed_at is not None and "fax.send" in row.last_error
+
+
+def test_a_cc_the_relay_refuses_is_reported_while_the_customer_gets_the_reply(client, world, database, settings,
+                                                                              sink, acme_mail):
+    ticket = email_ticket(client, world, database)
+    with database.transaction() as db:
+        boss = Customer(brand_id=world.brands["acme"], display_name="Boss")
+        db.add(boss)
+        db.flush()
+        db.add(CustomerIdentity(brand_id=boss.brand_id, customer_id=boss.id, kind=IdentityKind.EMAIL,
+                                value="boss@example.com"))
+        add_participant(db, db.get(Ticket, ticket["id"]), boss.id, SYSTEM_ACTOR)
+    sent = reply(client, world, ticket["id"])
+    sink.handler.refuse_rcpt["boss@example.com"] = "550 5.1.1 No such user"
     assert deliver(database, settings) == 1
+    assert sink.handler.received[0][1] == ["maria@example.com"]
+    record = record_of(database, sent["id"])
+    assert record.delivery_status == "sent" and "boss@example.com: 550 5.1.1 No such user" in record.delivery_error
+    (event,) = delivery_failures(database, ticket["id"])
+    assert event.after["recipients"] == ["boss@example.com"]
