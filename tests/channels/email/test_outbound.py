@@ -545,3 +545,70 @@ def test_a_cc_the_relay_refuses_is_reported_while_the_customer_gets_the_reply(cl
     assert record.delivery_status == "sent" and "boss@example.com: 550 5.1.1 No such user" in record.delivery_error
     (event,) = delivery_failures(database, ticket["id"])
     assert event.after["recipients"] == ["boss@example.com"]
+
+
+# ---- encrypted relays: STARTTLS and TLS, with the certificate checked --------------------------------------------
+
+
+@pytest.fixture
+def relay_certificate(tmp_path, monkeypatch):
+    """A self-signed certificate for localhost, trusted by this test's process alone (SSL_CERT_FILE, which the
+    default TLS context reads): the relay's certificate is checked as in production, not switched off."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "relay.crt", tmp_path / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+@pytest.mark.parametrize("security", [MailSecurity.STARTTLS, MailSecurity.TLS])
+def test_replies_go_out_over_an_encrypted_relay(client, world, database, settings, acme_mail, relay_certificate,
+                                                security):
+    if security is MailSecurity.STARTTLS:
+        relay = Sink(free_port(), tls_context=relay_certificate, require_starttls=True)
+    else:
+        relay = Sink(free_port(), ssl_context=relay_certificate)
+    encrypted = settings.model_copy(update={"email_relay_host": "localhost", "email_relay_port": relay.port,
+                                            "email_relay_security": security})
+    with relay:
+        ticket = email_ticket(client, world, database)
+        reply(client, world, ticket["id"])
+        assert deliver(database, encrypted) == 1
+        assert len(relay.handler.received) == 1
+
+
+def test_a_relay_whose_certificate_is_not_trusted_is_not_sent_to(client, world, database, settings, acme_mail,
+                                                                 relay_certificate, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE")  # the system's trust store does not know the self-signed certificate
+    relay = Sink(free_port(), tls_context=relay_certificate, require_starttls=True)
+    encrypted = settings.model_copy(update={"email_relay_host": "localhost", "email_relay_port": relay.port,
+                                            "email_relay_security": MailSecurity.STARTTLS})
+    with relay:
+        ticket = email_ticket(client, world, database)
+        reply(client, world, ticket["id"])
+        assert deliver(database, encrypted) == 0
+        assert relay.handler.received == []
+    row = outbox_rows(database)[0]
+    assert row.failed_at is None and "CERTIFICATE_VERIFY_FAILED" in row.last_error  # retried once it is fixed
