@@ -15,6 +15,7 @@ from rich.table import Table
 from tierdesk.agents.cli import integrations_app
 from tierdesk.channels.email.cli import email_app
 from tierdesk.channels.email.imap_cli import imap_app
+from tierdesk.channels.email.relay_cli import dkim_app, relay_app
 from tierdesk.channels.email.smtp_cli import smtp as smtp_command
 from tierdesk.config import get_settings
 from tierdesk.kit.console import err, friendly_errors, out
@@ -40,6 +41,8 @@ app.add_typer(tickets_app, name="tickets")
 app.add_typer(sla_app, name="sla")
 app.add_typer(dispositions_app, name="dispositions")
 app.add_typer(integrations_app, name="integrations")
+email_app.add_typer(relay_app, name="relay")
+email_app.add_typer(dkim_app, name="dkim")
 app.add_typer(email_app, name="email")
 app.command("smtp")(smtp_command)
 app.add_typer(imap_app, name="imap")

@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tierdesk.kit.vocabulary import MailSecurity
 
 
 def default_data_dir() -> Path:
@@ -42,6 +44,13 @@ class Settings(BaseSettings):
     # SLA warnings and breaches are POSTed here as JSON (through the outbox, with retries); unset: events only.
     notification_webhook_url: str | None = None
     notification_webhook_secret: str | None = None  # signs each delivery (HMAC-SHA256, X-Tierdesk-Signature)
+    # The SMTP relay replies go out through, for brands without their own (`tierdesk email relay set`); unset and
+    # no brand relay: replies wait in the outbox (not failed) until one is configured.
+    email_relay_host: str | None = None
+    email_relay_port: int = Field(default=25, ge=1, le=65535)
+    email_relay_security: MailSecurity = MailSecurity.STARTTLS
+    email_relay_username: str | None = None
+    email_relay_password: SecretStr | None = None  # never logged
     # Whether a `tierdesk serve` process runs the background worker in-process (`serve --no-worker` sets it off).
     run_worker: bool = True
     # Requests working with the database at once, per server process (the rest wait their turn, holding nothing).

@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from tierdesk.channels.email import imap
 from tierdesk.channels.email.inbound import EmailInbound, make_sink
+from tierdesk.channels.email.outbound import email_sender
 from tierdesk.config import Settings
 from tierdesk.db import Database
 from tierdesk.jobs import outbox
+from tierdesk.jobs.models import OutboxMessage
 from tierdesk.jobs.worker import Job
+from tierdesk.kit.vocabulary import OutboxTopic
 from tierdesk.routing import router
 from tierdesk.routing import tasks as routing
 from tierdesk.tickets.tasks import close_solved_tickets, detect_sla_events, sla_due, solved_tickets_due
@@ -37,9 +41,8 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("close_solved_tickets", run=lambda db: close_solved_tickets(db, after),
             due=lambda db: solved_tickets_due(db, after)),
     ]
-    if settings.notification_webhook_url is not None:  # notify
-        send = outbox.webhook_sender(settings.notification_webhook_url, settings.notification_webhook_secret)
-        jobs.append(Job("outbox", work=lambda database: outbox.deliver_due(database, send), due=outbox.due))
+    jobs.append(Job("outbox", work=lambda database: outbox.deliver_due(database, outbox_sender(database, settings)),
+                    due=outbox.due))
     # IMAP mailboxes: the look is cheap (no active mailbox due: nothing), so the job is always there; the polls run
     # in a thread of their own (imap.BackgroundPolls).
     every = dt.timedelta(seconds=settings.imap_poll_seconds)
@@ -56,3 +59,25 @@ def default_jobs(settings: Settings) -> list[Job]:
                     due=lambda db: imap.poll_due(db, every)))
     return jobs
 
+
+def outbox_sender(database: Database, settings: Settings) -> Callable[[OutboxMessage], None]:
+    """The outbox's one sender, by topic: email to the relay, SLA notifications to the webhook. Without a webhook
+    no SLA row is written (detect_sla_events(notify=False)); one left from when there was is dropped as delivered."""
+    email = email_sender(database, settings)
+    webhook = (outbox.webhook_sender(settings.notification_webhook_url, settings.notification_webhook_secret)
+               if settings.notification_webhook_url is not None else None)
+    by_topic: dict[str, Callable[[OutboxMessage], None] | None] = {
+        OutboxTopic.EMAIL_SEND: email,
+        OutboxTopic.EMAIL_ACKNOWLEDGE: email,
+        OutboxTopic.SLA_WARNING: webhook,
+        OutboxTopic.SLA_BREACH: webhook,
+    }
+
+    def send(message: OutboxMessage) -> None:
+        if message.topic not in by_topic:
+            raise outbox.PermanentFailure(f"no sender for outbox topic {message.topic!r}")
+        sender = by_topic[message.topic]
+        if sender is not None:
+            sender(message)
+
+    return send

@@ -21,7 +21,8 @@ from tierdesk.tickets.tasks import close_solved_tickets
 from tierdesk.wiring import default_jobs
 
 AFTER = dt.timedelta(hours=96)
-IDLE = {"sla": 0, "route": 0, "overflow": 0, "escalation_rules": 0, "imap": 0}  # the other default jobs, nothing due
+# The other default jobs, with nothing due.
+IDLE = {"sla": 0, "route": 0, "overflow": 0, "escalation_rules": 0, "outbox": 0, "imap": 0}
 
 
 def open_tickets(database, n: int, status: str | None = "solved") -> list[int]:

@@ -190,6 +190,8 @@ class OutboxTopic(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
     EMAIL_SEND = "email.send"  # payload {"message_id": int}: send a stored outbound message as email
+    # payload {"ticket_id": int, "message_id": int}: tell the customer their mail (that message) opened the ticket
+    EMAIL_ACKNOWLEDGE = "email.acknowledge"
 
 
 # The kind of work each channel is, for capacity: a call takes all of an agent, chats a share, email little.

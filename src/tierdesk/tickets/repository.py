@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
 from tierdesk.kit.scope import scoped
-from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
+from tierdesk.kit.vocabulary import Channel, Department, MessageDirection, Priority, TicketStatus
 from tierdesk.tickets.lifecycle import THREADABLE, WORKABLE
 from tierdesk.tickets.models import Attachment, DispositionCode, Message, Ticket, TicketEvent
 
@@ -103,6 +103,11 @@ def lock_threadable(db: Session, brand_id: int, ticket_id: int) -> Ticket | None
     """The brand's ticket, locked, if it can still take messages (not closed)."""
     return db.scalar(sa.select(Ticket).where(Ticket.id == ticket_id, Ticket.brand_id == brand_id,
                                              Ticket.status.in_(THREADABLE)).with_for_update())
+
+
+def has_inbound_on_channel(db: Session, ticket_id: int, channel: Channel) -> bool:
+    return bool(db.scalar(sa.select(sa.exists().where(
+        Message.ticket_id == ticket_id, Message.direction == MessageDirection.INBOUND, Message.channel == channel))))
 
 
 def _events(db: Session, where: sa.ColumnElement[bool], *, after_id: int | None, limit: int) -> list[TicketEvent]:

@@ -10,12 +10,22 @@ from sqlalchemy.orm import Session
 from tierdesk.agents import repository as agents
 from tierdesk.agents.models import Agent
 from tierdesk.brands.service import resolve_brand
+from tierdesk.jobs import outbox
 from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.html import html_from_text, sanitize_html, text_from_html
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.intents import check_intent
-from tierdesk.kit.vocabulary import AgentRole, Department, EventKind, MessageDirection, Priority, TicketStatus
+from tierdesk.kit.vocabulary import (
+    AgentRole,
+    Channel,
+    Department,
+    EventKind,
+    MessageDirection,
+    OutboxTopic,
+    Priority,
+    TicketStatus,
+)
 from tierdesk.queues import repository as queues
 from tierdesk.queues.models import Queue
 from tierdesk.queues.rules import QueueRule
@@ -56,7 +66,17 @@ def reply(db: Session, principal: Principal, ticket_id: int, data: MessageCreate
         author_agent_id=principal.agent_id,
     )
     db.flush()
+    if message.direction is MessageDirection.OUTBOUND and reached_by_email(db, ticket):
+        # Sent by the worker after commit (channels/email/outbound.py); nothing is sent if this rolls back.
+        outbox.enqueue(db, OutboxTopic.EMAIL_SEND, {"message_id": message.id})
     return message
+
+
+def reached_by_email(db: Session, ticket: Ticket) -> bool:
+    """Whether the customer's replies go out by email: the ticket was opened by email, or the customer has written
+    into it by email since (a web-form ticket answered by mail). Notes never go out; other tickets are answered in
+    their own channel."""
+    return ticket.channel is Channel.EMAIL or repository.has_inbound_on_channel(db, ticket.id, Channel.EMAIL)
 
 
 def _assignable(db: Session, ticket: Ticket, agent_id: int) -> Agent:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from tierdesk.brands import repository as brands
 from tierdesk.brands.models import Brand
-from tierdesk.channels.email import repository, threading
+from tierdesk.channels.email import outbound, repository, threading
 from tierdesk.channels.email.addresses import brand_for_recipients, mailbox_of
 from tierdesk.channels.email.message import MailAttachment, ParsedEmail, UnparseableEmail
 from tierdesk.channels.email.models import EmailRecord, EmailSettings, QuarantinedEmail
@@ -72,7 +72,6 @@ class InboundResult:
 @dataclass(frozen=True)
 class _Defaults:
     stranger_policy: StrangerReplyPolicy = StrangerReplyPolicy.NEW_LINKED_TICKET
-    acknowledge_new_tickets: bool = False
     max_attachment_bytes: int = 25 * 1024 * 1024
     subject_window_days: int = 7
 
@@ -193,8 +192,8 @@ class EmailInbound:
         outcome = EmailOutcome.THREADED if result.threaded else EmailOutcome.CREATED
         if mail.auto_submitted is not None:
             outcome = EmailOutcome.AUTO_REPLY
-        elif outcome is EmailOutcome.CREATED and config.acknowledge_new_tickets:
-            _acknowledge(db, ticket.id, result.message_id)
+        elif outcome is EmailOutcome.CREATED:
+            outbound.queue_acknowledgement(db, ticket.id, result.message_id)  # if the brand acknowledges new tickets
         db.flush()
         return InboundResult(outcome, ticket.id, result.message_id, result.customer_id, mail.message_id,
                              f"matched by {decision.matched_by}" if decision.matched_by else None)
@@ -342,8 +341,7 @@ class _Quarantine(Exception):
 def _settings_of(row: EmailSettings | None) -> _Defaults:
     if row is None:
         return _Defaults()
-    return _Defaults(row.stranger_policy, row.acknowledge_new_tickets, row.max_attachment_bytes,
-                     row.subject_window_days)
+    return _Defaults(row.stranger_policy, row.max_attachment_bytes, row.subject_window_days)
 
 
 def _sender_address(mail: ParsedEmail) -> str | None:
@@ -375,12 +373,6 @@ def _bodies(mail: ParsedEmail) -> tuple[str, str]:
     if not html:
         html = html_from_text(text)
     return text, html
-
-
-def _acknowledge(db: Session, ticket_id: int, message_id: int) -> None:
-    """The brand's acknowledgement of a new ticket, through the outbox (outbound.py builds and sends it)."""
-    from tierdesk.channels.email import outbound
-    outbound.queue_acknowledgement(db, ticket_id, message_id)
 
 
 def make_sink(database: Database, settings: Settings) -> EmailInbound:
