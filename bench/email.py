@@ -248,8 +248,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="server processes on PostgreSQL, each with a "
                         "listener (SQLite, the single-process embedded mode, gets one)")
     parser.add_argument("--big", type=int, default=6, help="25 MB messages for the memory figure (0: skip)")
-    parser.add_argument("--pg-url", default=os.environ.get("TIERDESK_BENCH_PG_URL",
-                                                           DEFAULT_PG.replace("tierdesk_bench", "tierdesk_bench_email")))
+    default_pg = DEFAULT_PG.replace("tierdesk_bench", "tierdesk_bench_email")
+    parser.add_argument("--pg-url", default=os.environ.get("TIERDESK_BENCH_PG_URL", default_pg))
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     conditions = {

@@ -109,7 +109,8 @@ def measure(corpus: Path = CORPUS) -> dict:
             url = f"sqlite:///{tmp}/threading.db"
             migrate.upgrade(url)
             settings = Settings(data_dir=Path(tmp), database_url=url, secret_key="threading-bench",
-                                email_relay_host="127.0.0.1", email_relay_port=port, email_relay_security=MailSecurity.PLAIN, email_sender_limit=0)
+                                email_relay_host="127.0.0.1", email_relay_port=port,
+                                email_relay_security=MailSecurity.PLAIN, email_sender_limit=0)
             database = Database(make_engine(url))
             with database.transaction() as db:
                 add_address(db, SYSTEM, create_brand(db, SYSTEM, BrandCreate(slug="acme", name="Acme")), ADDRESS)
