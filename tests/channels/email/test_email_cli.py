@@ -56,3 +56,16 @@ def test_email_commands_refuse_bad_input_in_one_line(tmp_path, database_url):
     one_line_error(run(env, "email", "ingest", "--brand", "nope", str(tmp_path)), "nope")
     missing = run(env, "email", "ingest", str(tmp_path / "missing.eml"))
     assert missing.code == 1 and json.loads(missing.out)["reason"] == "no such file"
+
+
+def test_a_brands_mail_handling_is_shown_and_changed(tmp_path, database_url):
+    env = _environment(tmp_path / "data", database_url)
+    ok(run(env, "db", "upgrade"))
+    ok(run(env, "brands", "create", "acme", "--name", "Acme"))
+    shown = ok(run(env, "email", "settings", "--brand", "acme")).out
+    assert "linked_ticket" in shown and "acknowledgements off" in shown and "25 MB" in shown
+    changed = ok(run(env, "email", "settings", "--brand", "acme", "--strangers", "add_flagged", "--acknowledge",
+                     "--max-attachment-mb", "10", "--subject-window-days", "3")).out
+    assert "add_flagged" in changed and "acknowledgements on" in changed and "10 MB" in changed and "3 days" in changed
+    one_line_error(run(env, "email", "settings", "--brand", "acme", "--subject-window-days", "999"), "365")
+    one_line_error(run(env, "email", "settings", "--brand", "nope"), "nope")

@@ -14,6 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from tierdesk.kit.console import err, friendly_errors, out
+from tierdesk.kit.vocabulary import StrangerReplyPolicy
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -110,6 +111,36 @@ def ingest(
             progress.advance(task)
     if failed:
         raise typer.Exit(1)
+
+
+# ---- settings --------------------------------------------------------------------------------------------------
+
+
+@email_app.command("settings")
+@friendly_errors
+def email_settings(
+    brand: Annotated[str, typer.Option(help="brand slug")],
+    strangers: Annotated[StrangerReplyPolicy | None, typer.Option(
+        help="a reply from someone who is not the ticket's customer nor a participant: linked_ticket (a ticket of "
+             "its own, linked) or add_flagged (added to the ticket with a visible flag)")] = None,
+    acknowledge: Annotated[bool | None, typer.Option("--acknowledge/--no-acknowledge",
+                                                     help="answer each new ticket's first mail at once")] = None,
+    max_attachment_mb: Annotated[float | None, typer.Option(help="larger attachments stay in the original only")]
+    = None,
+    subject_window_days: Annotated[int | None, typer.Option(
+        help="a mail with neither headers nor token joins the sender's open ticket of the same subject active "
+             "within this many days (0: off)")] = None,
+) -> None:
+    """Show, or change, how a brand takes mail in."""
+    from tierdesk.channels.email.relay import set_handling
+
+    with _database().transaction() as db:
+        row = set_handling(db, brand, stranger_policy=strangers, acknowledge_new_tickets=acknowledge,
+                           max_attachment_bytes=None if max_attachment_mb is None else int(max_attachment_mb * 2**20),
+                           subject_window_days=subject_window_days)
+        out.print(f"brand '{brand}': strangers' replies {row.stranger_policy.value}, acknowledgements "
+                  f"{'on' if row.acknowledge_new_tickets else 'off'}, attachments up to "
+                  f"{row.max_attachment_bytes / 2**20:g} MB, subject window {row.subject_window_days} days")
 
 
 # ---- addresses -------------------------------------------------------------------------------------------------

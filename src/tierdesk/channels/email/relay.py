@@ -19,7 +19,7 @@ from tierdesk.channels.email.signing import check_private_key
 from tierdesk.config import Settings
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.sealed import seal, unseal
-from tierdesk.kit.vocabulary import MailSecurity
+from tierdesk.kit.vocabulary import MailSecurity, StrangerReplyPolicy
 
 # What each secret is sealed as (kit.sealed): a key of its own per use.
 RELAY_PASSWORD = "relay password"
@@ -151,6 +151,27 @@ def set_relay(db: Session, secret_key: str, brand_slug: str, *, host: str, port:
     row.relay_host, row.relay_port, row.relay_security = host, port, security
     row.relay_username = username or None
     row.relay_password_sealed = seal(secret_key, RELAY_PASSWORD, password) if password else None
+    return row
+
+
+def set_handling(db: Session, brand_slug: str, *, stranger_policy: StrangerReplyPolicy | None = None,
+                 acknowledge_new_tickets: bool | None = None, max_attachment_bytes: int | None = None,
+                 subject_window_days: int | None = None) -> EmailSettings:
+    """How the brand takes mail in: strangers' replies, acknowledgements, the attachment limit, the subject window.
+    What is not given stays as it is."""
+    if max_attachment_bytes is not None and not 0 <= max_attachment_bytes <= 1024 ** 3:
+        raise InvalidInput("the attachment limit must be between 0 and 1 GiB", field="max_attachment_bytes")
+    if subject_window_days is not None and not 0 <= subject_window_days <= 365:
+        raise InvalidInput("the subject window must be between 0 (off) and 365 days", field="subject_window_days")
+    _brand, row = _settings_for_change(db, brand_slug)
+    if stranger_policy is not None:
+        row.stranger_policy = stranger_policy
+    if acknowledge_new_tickets is not None:
+        row.acknowledge_new_tickets = acknowledge_new_tickets
+    if max_attachment_bytes is not None:
+        row.max_attachment_bytes = max_attachment_bytes
+    if subject_window_days is not None:
+        row.subject_window_days = subject_window_days
     return row
 
 
