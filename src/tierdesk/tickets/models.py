@@ -91,7 +91,11 @@ class Message(Base):
         # A channel's own message id (email Message-ID, chat frame id): a retried delivery is recognised, not doubled.
         sa.UniqueConstraint("brand_id", "external_id"),
         sa.Index("ix_messages_ticket_id_id", "ticket_id", "id"),
-        sa.Index("ix_messages_brand_thread_ref", "brand_id", "thread_ref"),
+        # Partial: most messages carry no thread reference (email threads by its own records), and without the
+        # NULLs this index cannot stand in for the unique (brand_id, external_id) one in intake's duplicate check
+        # (a planner without statistics once chose it there and read every message of the brand).
+        sa.Index("ix_messages_brand_thread_ref", "brand_id", "thread_ref",
+                 postgresql_where=sa.text("thread_ref IS NOT NULL"), sqlite_where=sa.text("thread_ref IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
