@@ -72,6 +72,7 @@ class InboundResult:
 @dataclass(frozen=True)
 class _Defaults:
     stranger_policy: StrangerReplyPolicy = StrangerReplyPolicy.NEW_LINKED_TICKET
+    acknowledge_new_tickets: bool = False
     max_attachment_bytes: int = 25 * 1024 * 1024
     subject_window_days: int = 7
 
@@ -147,7 +148,8 @@ class EmailInbound:
             window = self.settings.email_sender_window_minutes
             raise _Quarantine(f"{sender} sent more than {self.settings.email_sender_limit} messages within "
                               f"{window:g} minutes (a mail loop or storm?)", brand.id)
-        sender_customer = repository.customer_of_email(db, brand.id, sender)
+        known = repository.customer_of_email(db, brand.id, sender)
+        sender_customer, flagged = known if known is not None else (None, False)
         match = threading.find_ticket(db, brand.id, self.secret_key, mail, sender_customer,
                                       config.subject_window_days)
         decision = threading.decide(db, match, sender_customer, sender, config.stranger_policy)
@@ -188,12 +190,13 @@ class EmailInbound:
         db.add(record)
         if decision.flag is None and mail.auto_submitted is None:
             self._participants(db, brand, ticket, mail, sender)
-            customers.clear_undeliverable(db, brand.id, sender)
+            if flagged:  # they wrote from it: it works again
+                customers.clear_undeliverable(db, brand.id, sender)
         outcome = EmailOutcome.THREADED if result.threaded else EmailOutcome.CREATED
         if mail.auto_submitted is not None:
             outcome = EmailOutcome.AUTO_REPLY
-        elif outcome is EmailOutcome.CREATED:
-            outbound.queue_acknowledgement(db, ticket.id, result.message_id)  # if the brand acknowledges new tickets
+        elif outcome is EmailOutcome.CREATED and config.acknowledge_new_tickets:
+            outbound.queue_acknowledgement(db, ticket.id, result.message_id)
         db.flush()
         return InboundResult(outcome, ticket.id, result.message_id, result.customer_id, mail.message_id,
                              f"matched by {decision.matched_by}" if decision.matched_by else None)
@@ -223,9 +226,7 @@ class EmailInbound:
         if not limit:
             return False
         since = utcnow() - dt.timedelta(minutes=self.settings.email_sender_window_minutes)
-        recent = (repository.mail_from_sender_since(db, brand_id, sender, since)
-                  + repository.quarantined_from_sender_since(db, brand_id, sender, since))
-        return recent >= limit
+        return repository.mail_from_sender_since(db, brand_id, sender, since) >= limit
 
     def _bounce(self, db: Session, brand: Brand, mail: ParsedEmail) -> InboundResult:
         """A delivery failure report: the addresses it names are flagged undeliverable (when it is permanent), and
@@ -265,9 +266,14 @@ class EmailInbound:
     def _participants(self, db: Session, brand: Brand, ticket: Ticket, mail: ParsedEmail, sender: str) -> None:
         """Everyone else the customer wrote to (To and Cc, but the brand's own addresses) takes part in the ticket
         and receives the replies."""
+        others = [a for a in [*mail.to, *mail.cc][: MAX_PARTICIPANTS * 3] if a.lower() != sender]
+        if not others:
+            return
         own = {a.address for a in repository.addresses_of_brand(db, brand.id)}
+        if all(mailbox_of(a) in own for a in others):
+            return  # only the brand's own addresses: nobody to add
         seen = {sender}
-        for address in [*mail.to, *mail.cc][: MAX_PARTICIPANTS * 3]:
+        for address in others:
             try:
                 value = normalise_email(address)
             except DomainError:
@@ -341,7 +347,8 @@ class _Quarantine(Exception):
 def _settings_of(row: EmailSettings | None) -> _Defaults:
     if row is None:
         return _Defaults()
-    return _Defaults(row.stranger_policy, row.max_attachment_bytes, row.subject_window_days)
+    return _Defaults(row.stranger_policy, row.acknowledge_new_tickets, row.max_attachment_bytes,
+                     row.subject_window_days)
 
 
 def _sender_address(mail: ParsedEmail) -> str | None:
