@@ -189,7 +189,8 @@ class EmailInbound:
         self._attachments(db, brand.id, result.message_id, mail.attachments, config.max_attachment_bytes, record)
         db.add(record)
         if decision.flag is None and mail.auto_submitted is None:
-            self._participants(db, brand, ticket, mail, sender)
+            # The envelope's recipients were accepted as brands' addresses: they are nobody to add.
+            self._participants(db, brand, ticket, mail, sender, {mailbox_of(r) for r in recipients})
             if flagged:  # they wrote from it: it works again
                 customers.clear_undeliverable(db, brand.id, sender)
         outcome = EmailOutcome.THREADED if result.threaded else EmailOutcome.CREATED
@@ -263,11 +264,12 @@ class EmailInbound:
                               content_type=item.content_type[:255], size=item.size,
                               content_id=(item.content_id or None) and item.content_id[:500], inline=item.inline))
 
-    def _participants(self, db: Session, brand: Brand, ticket: Ticket, mail: ParsedEmail, sender: str) -> None:
+    def _participants(self, db: Session, brand: Brand, ticket: Ticket, mail: ParsedEmail, sender: str,
+                      accepted: set[str]) -> None:
         """Everyone else the customer wrote to (To and Cc, but the brand's own addresses) takes part in the ticket
         and receives the replies."""
         others = [a for a in [*mail.to, *mail.cc][: MAX_PARTICIPANTS * 3] if a.lower() != sender]
-        if not others:
+        if all(mailbox_of(a) in accepted for a in others):
             return
         own = {a.address for a in repository.addresses_of_brand(db, brand.id)}
         if all(mailbox_of(a) in own for a in others):
