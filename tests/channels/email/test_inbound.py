@@ -242,3 +242,20 @@ def test_attachments_are_stored_by_content_and_over_limit_ones_stay_in_the_origi
     assert [(a.filename, a.size) for a in stored] == [("invoice.pdf", len(pdf))]
     assert blob_store(settings.data_dir).read(stored[0].sha256) == pdf
     assert any("dump.bin" in d for d in record.defects)
+
+
+def test_a_bug_on_the_way_in_quarantines_the_message_instead_of_losing_it(world, database, settings, monkeypatch):
+    from tierdesk.channels.email import threading as email_threading
+
+    inbound = _setup(database, settings)
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(email_threading, "find_ticket", broken)
+    result = inbound.receive(mail(), recipients=["support@acme.example"], source="t")
+    assert result.outcome is EmailOutcome.QUARANTINED and "KeyError" in result.reason
+    with database.transaction(write=False) as db:
+        assert db.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 0  # nothing half-written
+    monkeypatch.undo()
+    assert inbound.reprocess(result.quarantine_id).outcome is EmailOutcome.CREATED  # after the fix

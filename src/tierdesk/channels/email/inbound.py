@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tierdesk.brands import repository as brands
@@ -128,6 +129,12 @@ class EmailInbound:
         except DomainError as exc:
             return self._quarantine(raw_sha, len(raw), f"intake refused it: {exc}", source, recipients, brand_id,
                                     brand_slug, mail, requarantine_id)
+        except SQLAlchemyError:
+            raise  # the database cannot be written: the sender keeps the message and tries again (SMTP 451)
+        except Exception as exc:  # a bug on the way in must not lose the message: kept, to re-process after a fix
+            log.exception("taking in an email failed (%s): quarantined", source)
+            return self._quarantine(raw_sha, len(raw), f"could not be taken in: {type(exc).__name__}: {exc}"[:1000],
+                                    source, recipients, brand_id, brand_slug, mail, requarantine_id)
 
     def _take_in(self, db: Session, mail: ParsedEmail, raw_sha: str, raw_size: int, recipients: Sequence[str],
                  source: str, brand_slug: str | None, brand_id: int | None, requarantine_id: int | None,
