@@ -428,3 +428,16 @@ def test_hostile_input_to_customer_endpoints_is_refused_not_a_server_error(clien
         else:
             assert response.json()["error"]["code"] in ("not_found", "invalid", "validation_error")
     assert not failures, "answered outside what is acceptable:\n" + "\n".join(map(repr, failures))
+
+
+def test_addresses_of_internal_mail_domains_are_customers_but_reserved_names_are_not():
+    """An internal IT helpdesk's customers write from Active Directory domains under .local."""
+    import pytest
+
+    from tierdesk.customers.identity import normalise_email
+    from tierdesk.kit.errors import InvalidInput
+
+    assert normalise_email("Alice.Smith@CORP.local") == "alice.smith@corp.local"
+    for reserved in ("someone@localhost", "someone@example.invalid", "x@host.onion"):
+        with pytest.raises(InvalidInput):
+            normalise_email(reserved)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email_validator
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -12,6 +13,15 @@ from tierdesk.kit.vocabulary import IdentityKind
 # When several identities point at different customers, the strongest wins: an account id is proof,
 # an email address nearly so, a phone number (shared lines, recycled numbers) the weakest.
 STRENGTH = (IdentityKind.EXTERNAL_ID, IdentityKind.EMAIL, IdentityKind.PHONE)
+
+
+# Internal mail domains that email-validator refuses as special-use names, though organisations run mail on them:
+# Active Directory domains under .local (long Microsoft's advice) are what an internal IT helpdesk's customers write
+# from. Removing a name from this list is the library's documented way to accept it.
+INTERNAL_MAIL_DOMAINS = ("local",)
+for _name in INTERNAL_MAIL_DOMAINS:
+    if _name in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        email_validator.SPECIAL_USE_DOMAIN_NAMES.remove(_name)
 
 
 def normalise_email(raw: str, field: str = "email") -> str:
