@@ -93,7 +93,7 @@ async def reprocess(quarantine_id: PathId, request: Request, principal: Computin
 
 def _record(db: Db, principal: CurrentPrincipal, ticket_id: int, message_id: int) -> EmailRecord:
     ticket = tickets.get_visible(db, principal, ticket_id)
-    record = repository.record_of_message(db, message_id)
+    record = repository.email_record_of(db, message_id)
     if record is None or record.ticket_id != ticket.id:
         raise NotFound(f"message {message_id} of ticket {ticket_id} is not an email")
     return record

@@ -43,6 +43,7 @@ from tierdesk.kit.html import html_from_text, sanitize_html
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import Channel, EmailOutcome, EventKind, MessageDirection, StrangerReplyPolicy
 from tierdesk.tickets import mutations
+from tierdesk.tickets import repository as tickets
 from tierdesk.tickets.models import Attachment, Ticket
 from tierdesk.triage.decision import MessageReading
 from tierdesk.triage.service import TriagerSource, read_message
@@ -147,7 +148,7 @@ class EmailInbound:
         if sender is None:
             raise _Quarantine("no readable sender address (From)", brand.id)
         external_id = _external_id(mail)
-        earlier = repository.message_by_external_id(db, brand.id, external_id)
+        earlier = tickets.message_by_external_id(db, brand.id, external_id)
         if earlier is not None:
             return InboundResult(EmailOutcome.DUPLICATE, earlier.ticket_id, earlier.id, earlier.author_customer_id,
                                  mail.message_id, "received before")

@@ -223,7 +223,7 @@ def _prepare(db: Session, settings: Settings, topic: str, payload: dict[str, int
         last = repository.last_inbound_email(db, ticket.id, up_to_message_id=message.id)
     brand = db.get(Brand, ticket.brand_id)
     assert brand is not None  # tickets.brand_id is a foreign key
-    addresses = repository.brand_addresses(db, ticket.brand_id)
+    addresses = repository.addresses_of_brand(db, ticket.brand_id)
     if not addresses:
         raise _NotConfigured(f"brand '{brand.slug}' has no email address to send from "
                              f"(tierdesk email addresses add --brand {brand.slug} ADDRESS)")

@@ -36,8 +36,9 @@ def brand_of_addresses(db: Session, values: Sequence[str]) -> Brand | None:
 
 
 def addresses_of_brand(db: Session, brand_id: int) -> list[EmailAddress]:
+    """The brand's addresses, its From address (the default, else the first added) first."""
     return list(db.scalars(sa.select(EmailAddress).where(EmailAddress.brand_id == brand_id)
-                           .order_by(EmailAddress.address)))
+                           .order_by(EmailAddress.is_default.desc(), EmailAddress.id)))
 
 
 def addresses_visible(db: Session, principal: Principal, brand_id: int | None) -> list[EmailAddress]:
@@ -120,14 +121,6 @@ def outbound_record(db: Session, brand_id: int, rfc_message_id: str) -> EmailRec
 # -- messages and the quarantine -----------------------------------------------------------------------------------
 
 
-def message_by_external_id(db: Session, brand_id: int, external_id: str) -> Message | None:
-    return db.scalar(sa.select(Message).where(Message.brand_id == brand_id, Message.external_id == external_id))
-
-
-def record_of_message(db: Session, message_id: int) -> EmailRecord | None:
-    return db.scalar(sa.select(EmailRecord).where(EmailRecord.message_id == message_id))
-
-
 def quarantine_visible(db: Session, principal: Principal, *, include_released: bool, after_id: int | None,
                        limit: int) -> list[QuarantinedEmail]:
     stmt = sa.select(QuarantinedEmail)
@@ -156,12 +149,6 @@ def message_and_ticket(db: Session, message_id: int) -> tuple[Message, Ticket] |
 def ticket_for_update(db: Session, ticket_id: int) -> Ticket | None:
     return db.scalar(sa.select(Ticket).where(Ticket.id == ticket_id).with_for_update()
                      .execution_options(populate_existing=True))
-
-
-def brand_addresses(db: Session, brand_id: int) -> list[EmailAddress]:
-    """The brand's addresses, its From address (the default, else the first added) first."""
-    return list(db.scalars(sa.select(EmailAddress).where(EmailAddress.brand_id == brand_id)
-                           .order_by(EmailAddress.is_default.desc(), EmailAddress.id)))
 
 
 def settings_for_update(db: Session, brand_id: int) -> EmailSettings | None:
