@@ -36,13 +36,10 @@ def _database() -> Database:
 
 
 def _brand(db: Session, slug: str) -> Brand:
-    from tierdesk.brands.repository import by_slug
-    from tierdesk.kit.errors import NotFound
+    from tierdesk.brands.service import resolve_brand
+    from tierdesk.kit.actors import SYSTEM
 
-    brand = by_slug(db, slug)
-    if brand is None:
-        raise NotFound(f"no brand '{slug}'")
-    return brand
+    return resolve_brand(db, SYSTEM, slug)
 
 
 # ---- ingest ----------------------------------------------------------------------------------------------------

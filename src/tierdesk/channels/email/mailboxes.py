@@ -7,10 +7,11 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
-from tierdesk.brands import repository as brands
+from tierdesk.brands.service import resolve_brand
 from tierdesk.channels.email import repository
 from tierdesk.channels.email.models import ImapMailbox
 from tierdesk.kit import sealed
+from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
 from tierdesk.kit.vocabulary import AfterImport, MailSecurity
 
@@ -45,9 +46,7 @@ _HOST = re.compile(r"[A-Za-z0-9._-]+|\[?[0-9A-Fa-f:.]+\]?")  # a name, an IPv4 a
 
 
 def add_mailbox(db: Session, data: ImapMailboxCreate, secret_key: str) -> ImapMailbox:
-    brand = brands.by_slug(db, data.brand)
-    if brand is None:
-        raise NotFound(f"no brand '{data.brand}'", field="brand")
+    brand = resolve_brand(db, SYSTEM, data.brand)
     if repository.imap_mailbox_named(db, brand.id, data.name) is not None:
         raise Conflict(f"brand '{data.brand}' already has a mailbox named '{data.name}'", field="name")
     if data.after_processing is AfterImport.MOVE and data.move_to == data.folder:
@@ -65,9 +64,7 @@ def add_mailbox(db: Session, data: ImapMailboxCreate, secret_key: str) -> ImapMa
 
 
 def remove_mailbox(db: Session, brand_slug: str, name: str) -> None:
-    brand = brands.by_slug(db, brand_slug)
-    if brand is None:
-        raise NotFound(f"no brand '{brand_slug}'", field="brand")
+    brand = resolve_brand(db, SYSTEM, brand_slug)
     mailbox = repository.imap_mailbox_named(db, brand.id, name)
     if mailbox is None:
         raise NotFound(f"brand '{brand_slug}' has no mailbox named '{name}'", field="name")

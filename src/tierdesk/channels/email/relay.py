@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from tierdesk.brands import repository as brands
 from tierdesk.brands.models import Brand
+from tierdesk.brands.service import resolve_brand
 from tierdesk.channels.email import repository
 from tierdesk.channels.email.models import EmailSettings
 from tierdesk.channels.email.signing import check_private_key
 from tierdesk.config import Settings
+from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.sealed import seal, unseal
 from tierdesk.kit.vocabulary import MailSecurity, StrangerReplyPolicy
@@ -119,17 +120,13 @@ def deliver(relay: Relay, sender: str, recipients: list[str], data: bytes) -> di
 # -- a brand's relay and DKIM key, as `tierdesk email relay|dkim set` configures them ------------------------------
 def brand_email_settings(db: Session, brand_slug: str) -> tuple[Brand, EmailSettings | None]:
     """The brand and its email settings (None: the defaults)."""
-    brand = brands.by_slug(db, brand_slug)
-    if brand is None:
-        raise InvalidInput(f"no brand '{brand_slug}'", field="brand")
+    brand = resolve_brand(db, SYSTEM, brand_slug)
     return brand, db.get(EmailSettings, brand.id)
 
 
 def _settings_for_change(db: Session, brand_slug: str) -> tuple[Brand, EmailSettings]:
     """The brand's email settings row (created with the defaults when it has none), locked for a change."""
-    brand = brands.by_slug(db, brand_slug)
-    if brand is None:
-        raise InvalidInput(f"no brand '{brand_slug}'", field="brand")
+    brand = resolve_brand(db, SYSTEM, brand_slug)
     row = repository.settings_for_update(db, brand.id)
     if row is None:
         row = EmailSettings(brand_id=brand.id)
