@@ -143,6 +143,10 @@ class EventKind(StrEnum):
     PARTICIPANT_ADDED = "participant_added"  # someone Cc'd (or added by an agent) who receives the replies
     TICKET_LINKED = "ticket_linked"  # a follow-up of a closed ticket, or a stranger's reply opened as its own ticket
     DELIVERY_FAILED = "delivery_failed"  # an outbound message could not be delivered (the reason says why)
+    CHAT_STARTED = "chat_started"  # a customer opened a live chat (the ticket's first message follows)
+    CHAT_ENDED = "chat_ended"  # the chat closed: by the agent (with a disposition), the customer, or time
+    CALL_STARTED = "call_started"  # a call reached the IVR
+    CALL_ENDED = "call_ended"  # a call ended: answered, abandoned while waiting, or turned into a callback
 
 
 class TicketLinkKind(StrEnum):
@@ -192,6 +196,7 @@ class OutboxTopic(StrEnum):
     EMAIL_SEND = "email.send"  # payload {"message_id": int}: send a stored outbound message as email
     # payload {"ticket_id": int, "message_id": int}: tell the customer their mail (that message) opened the ticket
     EMAIL_ACKNOWLEDGE = "email.acknowledge"
+    WEBHOOK_DELIVER = "webhook.deliver"  # payload {"delivery_id": int}: post one webhook delivery to its subscriber
 
 
 # The kind of work each channel is, for capacity: a call takes all of an agent, chats a share, email little.
