@@ -37,6 +37,8 @@ class Agent(Base):
     presence_since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Since when the agent has waited for work: their last assignment or becoming available, whichever is later.
     idle_since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where calls reach the agent (channels/voice): "sip:alice@pbx.example.com", "client:alice" or "+15551234567".
+    voice_device: Mapped[str | None] = mapped_column(sa.String(320))
 
     skills: Mapped[list[AgentSkill]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="AgentSkill.skill"

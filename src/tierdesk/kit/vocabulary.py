@@ -77,6 +77,7 @@ class PresenceStatus(StrEnum):
     BUSY = "busy"  # signed in, works what they have, takes nothing new
     AWAY = "away"  # on a break
     OFFLINE = "offline"
+    WRAP_UP = "wrap_up"  # after-call work: finishing a call's ticket, takes nothing new; ends by the agent or in time
 
 
 class WorkKind(StrEnum):
@@ -215,3 +216,23 @@ class AfterImport(StrEnum):
 
     MOVE = "move"  # moved to the mailbox's move_to folder
     FLAG = "flag"  # left in place, marked \Seen and $TierdeskImported
+
+
+class CallStatus(StrEnum):
+    """Where a phone call stands (channels/voice)."""
+
+    IN_IVR = "in_ivr"  # listening to the brand's menu
+    WAITING = "waiting"  # its ticket waits in a queue; the caller hears hold audio
+    CONNECTING = "connecting"  # dialling the agent the router gave it to
+    IN_PROGRESS = "in_progress"  # caller and agent are talking
+    ENDED = "ended"
+
+
+class CallOutcome(StrEnum):
+    """How a phone call ended."""
+
+    ANSWERED = "answered"  # an agent talked with the caller
+    ABANDONED = "abandoned"  # the caller hung up while waiting in the queue
+    CALLBACK = "callback"  # the caller chose to be called back: the ticket stays in its queue as routable work
+    ENDED_IN_IVR = "ended_in_ivr"  # hung up in the menu, or the menu ended the call (closed, information only)
+    FAILED = "failed"  # the provider could not hold the call (busy, failed, canceled)
