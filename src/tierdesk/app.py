@@ -27,6 +27,8 @@ from tierdesk.agents.auth import FailedAuthLimiter
 from tierdesk.brands.api import router as brands_router
 from tierdesk.channels.email.api import router as email_router
 from tierdesk.channels.email.inbound import EmailInbound
+from tierdesk.channels.voice.api import router as voice_router
+from tierdesk.channels.voice.webhooks import router as voice_webhooks
 from tierdesk.config import Settings, get_settings
 from tierdesk.customers.api import router as customers_router
 from tierdesk.db import Database, get_database
@@ -245,6 +247,9 @@ def create_app(
                    brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router,
                    email_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
+    app.include_router(voice_router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
+    # The telephony provider's webhooks: signed form posts, answered with TwiML (channels/voice/webhooks.py).
+    app.include_router(voice_webhooks)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

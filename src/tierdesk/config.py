@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     # The name the listener greets with and writes in Received headers; None: the machine's FQDN.
     smtp_hostname: str | None = None
 
+    # Phone (channels/voice): the public base URL the provider calls tierdesk at, e.g. https://support.example.com,
+    # when tierdesk runs behind a proxy: request signatures are made over the URL the provider requested. Unset:
+    # the URL each request arrives at.
+    voice_public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+
     @field_validator("smtp_tls_cert", "smtp_tls_key")
     @classmethod
     def _readable_file(cls, v: Path | None, info) -> Path | None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from tierdesk.channels.email import imap
 from tierdesk.channels.email.inbound import EmailInbound, make_sink
 from tierdesk.channels.email.outbound import email_sender
+from tierdesk.channels.voice import tasks as voice
 from tierdesk.config import Settings
 from tierdesk.db import Database
 from tierdesk.jobs import outbox
@@ -41,6 +42,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("close_solved_tickets", run=lambda db: close_solved_tickets(db, after),
             due=lambda db: solved_tickets_due(db, after)),
     ]
+    jobs.append(Job("voice_wrap_up", run=voice.end_due_wrap_ups, due=voice.wrap_ups_due))
     jobs.append(Job("outbox", work=lambda database: outbox.deliver_due(database, outbox_sender(database, settings)),
                     due=outbox.due))
     # IMAP mailboxes: the look is cheap (no active mailbox due: nothing), so the job is always there; the polls run
