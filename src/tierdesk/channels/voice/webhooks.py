@@ -30,10 +30,11 @@ router = APIRouter(prefix=PREFIX, tags=["voice webhooks"])
 _FORM_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
     "schema": {"type": "object", "additionalProperties": {"type": "string"},
                "description": "the provider's parameters (CallSid, From, To, CallStatus, Digits, ...)"}}}}}
-_TWIML: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {}}, "description": "TwiML: what the provider does next"},
-          403: {"description": "the X-Twilio-Signature is missing or wrong (or the brand has no auth token)"}}
-_ACK: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {}}, "description": "an empty TwiML response"},
-        403: _TWIML[403]}
+_TWIML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {MEDIA_TYPE: {}}, "description": "TwiML: what the provider does next"},
+    403: {"description": "the X-Twilio-Signature is missing or wrong (or the brand has no auth token)"}}
+_ACK: dict[int | str, dict[str, Any]] = {
+    200: {"content": {MEDIA_TYPE: {}}, "description": "an empty TwiML response"}, 403: _TWIML[403]}
 
 
 async def provider_form(request: Request) -> list[tuple[str, str]]:
