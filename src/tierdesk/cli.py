@@ -17,6 +17,7 @@ from tierdesk.channels.email.cli import email_app
 from tierdesk.channels.email.imap_cli import imap_app
 from tierdesk.channels.email.relay_cli import dkim_app, relay_app
 from tierdesk.channels.email.smtp_cli import smtp as smtp_command
+from tierdesk.channels.voice.cli import voice_app
 from tierdesk.config import get_settings
 from tierdesk.kit.console import err, friendly_errors, out
 from tierdesk.routing.cli import presence_app, queues_app, tickets_app
@@ -46,6 +47,7 @@ email_app.add_typer(dkim_app, name="dkim")
 app.add_typer(email_app, name="email")
 app.command("smtp")(smtp_command)
 app.add_typer(imap_app, name="imap")
+app.add_typer(voice_app, name="voice")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 
