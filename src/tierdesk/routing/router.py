@@ -87,6 +87,7 @@ def _in_brands(brand_ids: set[int]) -> sa.Select[int]:
 def candidates(db: Session, brand_ids: set[int], defaults: dict[WorkKind, int], *, lock: bool) -> dict[int, Candidate]:
     """The available agents of the brands, as a routing pass sees them. With `lock`, their rows are locked (SKIP
     LOCKED) before their load is counted."""
+    # Only available agents take new work: busy, away, offline and wrap_up (after-call work) never do.
     return _described(db, _in_brands(brand_ids).where(Agent.presence == PresenceStatus.AVAILABLE), defaults, lock=lock)
 
 

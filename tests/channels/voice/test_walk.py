@@ -81,7 +81,9 @@ def test_a_call_through_the_menu_to_an_agent_answered_completed_wrapped_up_and_r
     ended = next(e for e in _events(client, world, record["ticket_id"]) if e["kind"] == "call_ended")
     assert ended["after"]["talk_seconds"] == 95 and ended["after"]["outcome"] == "answered"
 
-    # After-call work: the agent takes nothing new, even with a call waiting that they could serve.
+    # After-call work: the agent takes nothing new, even with a call waiting that they have room for.
+    assert client.put(f"/api/v1/agents/{world.agents['agent']}/capacity", json={"phone": 2},
+                      headers=world.auth("admin")).status_code == 200
     presence = client.get(f"/api/v1/agents/{world.agents['agent']}/presence", headers=world.auth("agent")).json()
     assert presence["status"] == "wrap_up"
     second = phone.call("+14155550199")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from tierdesk.brands.models import Brand
 from tierdesk.brands.service import resolve_brand
 from tierdesk.channels.voice import calls, repository, service
+from tierdesk.channels.voice.menu import readable
 from tierdesk.channels.voice.models import Call
 from tierdesk.channels.voice.schemas import (
     CallOut,
@@ -62,7 +63,8 @@ def put_settings(brand: str, data: VoiceSettingsIn, request: Request, db: Db, pr
 def get_menu(brand: str, db: Db, principal: CurrentPrincipal) -> MenuOut:
     found = resolve_brand(db, principal, brand)
     row = repository.menu_of(db, found.id)
-    return MenuOut(brand=found.slug, menu=row.definition if row else None, updated_at=row.updated_at if row else None)
+    return MenuOut(brand=found.slug, menu=readable(row.definition) if row else None,
+                   updated_at=row.updated_at if row else None)
 
 
 @router.put("/voice/menu/{brand}", response_model=MenuOut)

@@ -52,7 +52,7 @@ def menu_show(brand: str, as_json: Annotated[bool, typer.Option("--json", help="
     """Print BRAND's IVR menu (YAML, ready to edit and `menu set` again)."""
     from tierdesk.brands.service import resolve_brand
     from tierdesk.channels.voice import repository
-    from tierdesk.channels.voice.menu import to_json, to_yaml
+    from tierdesk.channels.voice.menu import readable, to_json, to_yaml
     from tierdesk.kit.actors import SYSTEM
     from tierdesk.kit.errors import NotFound
 
@@ -60,7 +60,8 @@ def menu_show(brand: str, as_json: Annotated[bool, typer.Option("--json", help="
         row = repository.menu_of(db, resolve_brand(db, SYSTEM, brand).id)
         if row is None:
             raise NotFound(f"brand '{brand}' has no IVR menu yet (tierdesk voice menu set)")
-        sys.stdout.write(to_json(row.definition) + "\n" if as_json else to_yaml(row.definition))
+        menu = readable(row.definition)
+        sys.stdout.write(to_json(menu) + "\n" if as_json else to_yaml(menu))
 
 
 @voice_app.command("settings")

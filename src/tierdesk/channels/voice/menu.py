@@ -233,8 +233,23 @@ def choose(menu: Menu, digits: str | None, speech: str | None) -> tuple[int, Opt
     return None
 
 
+# The order a person reads a step in (JSONB keeps no order: a stored menu is put back in this one when shown).
+_READING_ORDER = {name: i for i, name in enumerate((
+    "greeting", "voice", "digit", "keywords", "label", "say", "prompt", "calendar", "open", "closed", "options",
+    "timeout_seconds", "attempts", "speech", "triage_speech", "no_match", "menu", "hours", "queue", "department",
+    "intent", "priority", "hangup", "start"))}
+
+
+def readable(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: readable(data[k]) for k in sorted(data, key=lambda k: (_READING_ORDER.get(k, 99), k))}
+    if isinstance(data, list):
+        return [readable(v) for v in data]
+    return data
+
+
 def dump(definition: IvrDefinition) -> dict[str, Any]:
-    return definition.model_dump(mode="json", exclude_defaults=True)
+    return dict(readable(definition.model_dump(mode="json", exclude_defaults=True)))
 
 
 def to_yaml(data: dict[str, Any]) -> str:
