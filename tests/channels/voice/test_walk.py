@@ -285,3 +285,29 @@ def test_after_hours_the_closed_branch_plays(client, world, voice):
 def _open_now_at_0900() -> bool:
     now = utcnow()
     return now.weekday() == 0 and now.hour == 9 and now.minute == 0
+
+
+def test_a_menu_destination_refused_since_it_was_saved_sends_the_call_to_human_triage(client, world, voice):
+    admin = world.auth("admin")
+    other = client.post("/api/v1/queues", headers=admin, json={
+        "brand": "acme", "slug": "cs-vip", "name": "VIP", "department": "CS", "tier": 1})
+    assert other.status_code == 201, other.text
+    menu = {"start": {"queue": "cs-vip"}}
+    assert client.put("/api/v1/voice/menu/acme", json={"menu": menu}, headers=admin).status_code == 200
+    from tierdesk.queues.models import Queue
+
+    with voice.client.app.state.database.transaction() as db:
+        db.get_one(Queue, other.json()["id"]).is_active = False
+    assert PLEASE_HOLD in voice.call().post("incoming", CallStatus="ringing")
+    record = _call_record(client, world)
+    assert _ticket(client, world, record["ticket_id"])["queue_id"] == world.queues["acme/triage"]
+
+
+def test_a_caller_without_a_number_gets_a_customer_of_their_own(client, world, voice):
+    call = voice.call("anonymous")
+    call.post("incoming", CallStatus="ringing")
+    call.post("gather", Digits="1")
+    record = _call_record(client, world)
+    assert record["from_number"] == "anonymous" and record["customer_id"] is not None
+    customer = client.get(f"/api/v1/customers/{record['customer_id']}", headers=world.auth("admin")).json()
+    assert [i["kind"] for i in customer["identities"]] == ["external_id"]

@@ -239,7 +239,17 @@ def _enqueue(db: Session, req: CallRequest, call: Call, step: Step | None, speec
         destination = {"queue": str(queues.triage_queue(db, req.brand.id).id)}  # nothing to triage: a person
     contact = ContactIn(brand=req.brand.slug, channel=Channel.PHONE, sender=sender, subject=subject, body=body,
                         external_id=f"call:{call.call_sid}", received_at=call.started_at, **destination)
-    result = req.intake.receive(db, SYSTEM, contact)
+    try:
+        result = req.intake.receive(db, SYSTEM, contact)
+    except InvalidInput as exc:
+        if not destination:
+            raise
+        # The menu names a queue deactivated since it was saved (or the like): the caller is not dropped for it,
+        # a person triages the call instead.
+        log.warning("call %s: the menu's destination was refused (%s); sent to human triage", call.id, exc.message)
+        triage = str(queues.triage_queue(db, req.brand.id).id)
+        result = req.intake.receive(db, SYSTEM, contact.model_copy(update={
+            "queue": triage, "department": None, "intent": None, "priority": None}))
     ticket = db.get_one(Ticket, result.ticket.id)
     now = utcnow()
     call.ticket_id, call.customer_id = ticket.id, result.customer_id
@@ -278,7 +288,9 @@ def wait(db: Session, req: CallRequest) -> VoiceAnswer:
     if call.status is CallStatus.IN_IVR:
         return gather(db, req)
     ticket = repository.ticket_locked(db, call.ticket_id)
-    if call.status is CallStatus.WAITING and ticket is not None and ticket.assignee_id is not None:
+    # CONNECTING too: a poll during a dial means the dial ended unreported; the caller is connected again.
+    if call.status in (CallStatus.WAITING, CallStatus.CONNECTING) and ticket is not None \
+            and ticket.assignee_id is not None:
         agent = repository.agent_locked(db, ticket.assignee_id)
         if agent is not None and agent.voice_device:
             call.status, call.agent_id = CallStatus.CONNECTING, agent.id
