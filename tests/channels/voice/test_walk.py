@@ -303,11 +303,15 @@ def test_a_menu_destination_refused_since_it_was_saved_sends_the_call_to_human_t
     assert _ticket(client, world, record["ticket_id"])["queue_id"] == world.queues["acme/triage"]
 
 
-def test_a_caller_without_a_number_gets_a_customer_of_their_own(client, world, voice):
-    call = voice.call("anonymous")
-    call.post("incoming", CallStatus="ringing")
-    call.post("gather", Digits="1")
-    record = _call_record(client, world)
-    assert record["from_number"] == "anonymous" and record["customer_id"] is not None
-    customer = client.get(f"/api/v1/customers/{record['customer_id']}", headers=world.auth("admin")).json()
-    assert [i["kind"] for i in customer["identities"]] == ["external_id"]
+def test_callers_without_a_number_get_a_customer_each(client, world, voice):
+    customers = set()
+    for withheld in ("anonymous", "+266696687", "+266696687"):
+        call = voice.call(withheld)
+        call.post("incoming", CallStatus="ringing")
+        call.post("gather", Digits="1")
+        record = _call_record(client, world)
+        assert record["from_number"] == withheld and record["customer_id"] is not None
+        customer = client.get(f"/api/v1/customers/{record['customer_id']}", headers=world.auth("admin")).json()
+        assert [i["kind"] for i in customer["identities"]] == ["external_id"]
+        customers.add(record["customer_id"])
+    assert len(customers) == 3

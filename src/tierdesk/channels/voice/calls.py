@@ -58,6 +58,9 @@ log = logging.getLogger("tierdesk.voice")
 
 CALL_ENDING = {"completed", "busy", "failed", "no-answer", "canceled"}
 NOT_REACHED = {"no-answer", "busy", "failed"}  # the agent's phone did not take the call
+# What Twilio puts in From when the caller's number is withheld (anonymous, unknown, restricted, blocked,
+# unavailable): numbers that look real but are nobody's, so they must not become one shared customer.
+WITHHELD = frozenset({"+266696687", "+86282452253", "+7378742833", "+2562533", "+8656696"})
 SORRY = "Sorry, I did not get that."
 PLEASE_HOLD = "Thank you. Please hold: the next available agent will take your call."
 
@@ -93,11 +96,11 @@ def _seconds(start: dt.datetime | None, end: dt.datetime) -> int | None:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() and len(value) < 10 else None
+    return int(value) if value is not None and value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def _e164(raw: str | None, region: str | None) -> str | None:
-    if not raw:
+    if not raw or raw in WITHHELD:
         return None
     try:
         return normalise_phone(raw, region)
@@ -189,7 +192,8 @@ def gather(db: Session, req: CallRequest) -> VoiceAnswer:
     picked = ivr_menu.choose(menu, digits, speech)
     if picked is not None:
         index, option = picked
-        entry: dict[str, Any] = {"at": path, "option": index, "label": option.label or option.digit or index}
+        label = option.label or (option.keywords[0] if option.keywords else None) or option.digit
+        entry: dict[str, Any] = {"at": path, "option": index, "label": label}
         entry.update({"digit": digits} if digits else {"said": (speech or "")[:500]})
         _trail(call, entry)
         _run(db, req, call, definition, f"{path}.menu.options[{index}]", option, answer, speech)
