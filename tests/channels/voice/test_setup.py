@@ -173,3 +173,17 @@ def test_the_voice_commands(tmp_path, database_url):
                                                 "sip:sam@pbx.example.com")).out
     one_line_error(run(env, "voice", "device", "sam@acme.example", "not a device"), "device")
     assert "outcome" in ok(run(env, "voice", "calls", "--brand", "acme")).out
+
+
+def test_a_webhook_signed_with_the_algorithm_its_settings_header_names(client, world, voice):
+    params = {"CallSid": "CA" + "2" * 32, "From": "+14155550123", "To": "+18005550100"}
+    url = voice.url("incoming")
+    sha256 = RequestValidator(AUTH_TOKEN).compute_signature(url, params, algorithm="HMAC_SHA256")
+
+    def post(signature, settings_header):
+        return client.post("/channels/voice/acme/incoming", data=params, headers={
+            "X-Twilio-Signature": signature, "X-Twilio-Webhooks-Signature-Settings": settings_header})
+
+    assert post(sha256, "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256").status_code == 200
+    assert post(sha256, "key=webhooks_sharedkey_1").status_code == 403  # without it: HMAC-SHA1
+    assert post(sha256, "key=webhooks_sharedkey_1,algorithm=HMAC_MD5").status_code == 403

@@ -7,6 +7,7 @@ answers with. Every request must carry a valid X-Twilio-Signature made with the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.errors import DomainError, Forbidden
 from tierdesk.kit.sealed import SealBroken
 
+log = logging.getLogger("tierdesk.voice")
 PREFIX = "/channels/voice"
 router = APIRouter(prefix=PREFIX, tags=["voice webhooks"])
 
@@ -71,6 +73,8 @@ def _verified(request: Request, db: Db, brand_ref: str, form: list[tuple[str, st
     try:
         token = config.auth_token(state.secret_key)
     except SealBroken:
+        log.error("brand %s: its voice auth token cannot be decrypted (was TIERDESK_SECRET_KEY changed?): every "
+                  "call is refused until it is set again", brand.slug)
         token = None
     if token is None or not signature.valid(token, signed_url(request, settings), form,
                                             request.headers.get(signature.HEADER),
