@@ -284,7 +284,7 @@ def _hold(req: CallRequest, answer: VoiceAnswer) -> None:
 def wait(db: Session, req: CallRequest) -> VoiceAnswer:
     """The provider's poll while the caller waits: connect them if the router gave their ticket to an agent with a
     device, else another turn of hold."""
-    answer = _answer(req)
+    answer = _answer(req, menu_definition(db, req.brand.id))  # the menu's voice on hold too
     call = repository.call_by_sid(db, req.brand.id, req.call_sid())
     if call is None or call.status is CallStatus.ENDED or call.ticket_id is None:
         answer.hangup()
@@ -310,7 +310,7 @@ def wait(db: Session, req: CallRequest) -> VoiceAnswer:
 def callback(db: Session, req: CallRequest) -> VoiceAnswer:
     """The caller pressed a key during hold: the callback digit ends the call and leaves the ticket in its queue
     as work to call them back; any other key goes back to waiting."""
-    answer = _answer(req)
+    answer = _answer(req, menu_definition(db, req.brand.id))  # the menu's voice on hold too
     call = repository.call_by_sid(db, req.brand.id, req.call_sid())
     if call is None or call.ticket_id is None or call.status is not CallStatus.WAITING:
         return wait(db, req)
@@ -340,7 +340,7 @@ def _note(db: Session, ticket: Ticket, text: str) -> None:
 def dial_ended(db: Session, req: CallRequest) -> VoiceAnswer:
     """The <Dial> to the agent is over: talked (the caller is done), or the agent's phone did not take it (the
     ticket goes back to the queue, the agent is set away, the caller waits again)."""
-    answer = _answer(req)
+    answer = _answer(req, menu_definition(db, req.brand.id))  # the menu's voice on hold too
     call = repository.call_by_sid(db, req.brand.id, req.call_sid())
     status = req.get("DialCallStatus") or ""
     if call is None or call.status is CallStatus.ENDED:
@@ -402,8 +402,7 @@ def call_status(db: Session, req: CallRequest) -> None:
     if call.outcome is CallOutcome.CALLBACK:
         pass  # the ticket waits in its queue for an agent to call back
     elif call.status is CallStatus.IN_IVR or call.outcome is CallOutcome.ENDED_IN_IVR:
-        call.outcome = CallOutcome.FAILED if status != "completed" and call.duration_seconds is None \
-            else CallOutcome.ENDED_IN_IVR
+        call.outcome = CallOutcome.ENDED_IN_IVR if status == "completed" else CallOutcome.FAILED
     elif call.answered_at is not None:
         call.outcome = CallOutcome.ANSWERED
         if call.talk_seconds is None:
