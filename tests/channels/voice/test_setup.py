@@ -187,3 +187,14 @@ def test_a_webhook_signed_with_the_algorithm_its_settings_header_names(client, w
     assert post(sha256, "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256").status_code == 200
     assert post(sha256, "key=webhooks_sharedkey_1").status_code == 403  # without it: HMAC-SHA1
     assert post(sha256, "key=webhooks_sharedkey_1,algorithm=HMAC_MD5").status_code == 403
+
+
+def test_odd_provider_parameters_get_clear_answers(client, world, voice):
+    call = voice.call()
+    call.post("incoming", CallStatus="ringing")
+    answer = call.post("gather", Digits="1" * 500, SpeechResult="blah " * 50_000)
+    assert "Please hold" in answer  # the key pressed counts; the rest is cut, not refused
+    missing = voice.post("incoming", From="+14155550123")
+    assert missing.status_code == 422 and missing.json()["error"]["field"] == "CallSid"
+    assert client.post("/api/v1/voice/wrap-up/end", json={"agent_id": 10**20},
+                       headers=world.auth("admin")).status_code == 422

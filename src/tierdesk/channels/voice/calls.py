@@ -61,6 +61,7 @@ NOT_REACHED = {"no-answer", "busy", "failed"}  # the agent's phone did not take 
 # What Twilio puts in From when the caller's number is withheld (anonymous, unknown, restricted, blocked,
 # unavailable): numbers that look real but are nobody's, so they must not become one shared customer.
 WITHHELD = frozenset({"+266696687", "+86282452253", "+7378742833", "+2562533", "+8656696"})
+MAX_SPEECH = 10_000  # characters of a spoken answer kept (a minute of speech is about a thousand)
 SORRY = "Sorry, I did not get that."
 PLEASE_HOLD = "Thank you. Please hold: the next available agent will take your call."
 
@@ -188,7 +189,7 @@ def gather(db: Session, req: CallRequest) -> VoiceAnswer:
             _run(db, req, call, definition, ivr_menu.ROOT, definition.start, answer)
         return answer
     menu, path = step.menu, call.ivr_position
-    digits, speech = req.get("Digits"), req.get("SpeechResult")
+    digits, speech = (req.get("Digits") or "")[:20] or None, (req.get("SpeechResult") or "")[:MAX_SPEECH] or None
     picked = ivr_menu.choose(menu, digits, speech)
     if picked is not None:
         index, option = picked

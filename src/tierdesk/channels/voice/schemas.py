@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tierdesk.kit.input import Input
+from tierdesk.kit.input import Input, RecordId
 from tierdesk.kit.vocabulary import CallOutcome, CallStatus
 
 
@@ -58,7 +58,7 @@ class DeviceIn(Input):
 
 
 class WrapUpEnd(Input):
-    agent_id: int | None = Field(default=None, ge=1, description="default: yourself")
+    agent_id: RecordId | None = Field(default=None, description="default: yourself")
 
 
 class CallOut(BaseModel):
