@@ -130,6 +130,8 @@ def test_agents_devices(client, world):
     assert put("sip:agent@pbx.example.com").json() == {"device": "sip:agent@pbx.example.com"}
     assert put("client:agent_7").json() == {"device": "client:agent_7"}
     assert put("+1 (415) 555-0100").json() == {"device": "+14155550100"}
+    assert client.get(f"/api/v1/voice/agents/{agent}/device", headers=world.auth("agent")).json() == {
+        "device": "+14155550100"}
     assert put(None).json() == {"device": None}
     for bad in ("sip:nohost", "client:", "call me maybe"):
         r = put(bad)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from tierdesk.agents import repository as agents
 from tierdesk.brands.models import Brand
 from tierdesk.brands.service import resolve_brand
 from tierdesk.channels.voice import calls, repository, service
@@ -94,6 +95,11 @@ def get_call(call_id: PathId, db: Db, principal: CurrentPrincipal) -> Call:
     if call is None:
         raise NotFound(f"call {call_id} not found")
     return call
+
+
+@router.get("/voice/agents/{agent_id}/device", response_model=DeviceIn)
+def get_device(agent_id: PathId, db: Db, principal: CurrentPrincipal) -> DeviceIn:
+    return DeviceIn(device=agents.get_visible(db, principal, agent_id).voice_device)
 
 
 @router.put("/voice/agents/{agent_id}/device", response_model=DeviceIn)
