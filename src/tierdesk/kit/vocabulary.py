@@ -215,3 +215,12 @@ class AfterImport(StrEnum):
 
     MOVE = "move"  # moved to the mailbox's move_to folder
     FLAG = "flag"  # left in place, marked \Seen and $TierdeskImported
+
+
+class WebFieldType(StrEnum):
+    """The kinds of optional field a brand may add to its web form."""
+
+    TEXT = "text"  # one line
+    TEXTAREA = "textarea"  # several lines
+    SELECT = "select"  # one of the field's choices
+    CHECKBOX = "checkbox"  # yes or no
