@@ -28,6 +28,17 @@ _CONTAINERS = {
 # The same type under two names (the name's type from `mimetypes`, the content's from `filetype`).
 _ALIASES = {"image/vnd.microsoft.icon": "image/x-icon", "audio/wav": "audio/x-wav", "image/x-ms-bmp": "image/bmp",
             "application/x-zip-compressed": "application/zip"}
+# Names to types: Python's own table only (not the machine's /etc/mime.types, so every machine judges alike), with
+# the office formats it lacks.
+_NAMES = mimetypes.MimeTypes()
+for _ext, _type in {".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                    ".odt": "application/vnd.oasis.opendocument.text",
+                    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+                    ".odp": "application/vnd.oasis.opendocument.presentation",
+                    ".log": "text/plain", ".md": "text/markdown"}.items():
+    _NAMES.add_type(_type, _ext)
 
 
 class FileRefused(ValueError):
@@ -60,8 +71,10 @@ def size_of(stream: BinaryIO) -> int:
 
 
 def _typed_by_name(filename: str) -> str | None:
-    guessed, _encoding = mimetypes.guess_type(filename, strict=False)
-    return _ALIASES.get(guessed, guessed) if guessed else None
+    guessed, _encoding = _NAMES.guess_type(filename, strict=False)
+    if not guessed or guessed == "application/octet-stream":  # a name that says nothing (.exe, .bin)
+        return None
+    return _ALIASES.get(guessed, guessed)
 
 
 def _reads_as_text(head: bytes) -> bool:

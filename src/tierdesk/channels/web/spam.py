@@ -87,7 +87,7 @@ def check_rate(db: Session, limits: RateLimits, brand_id: int, email: str, clien
     since = now - limits.window
     if limits.address_limit:
         _refuse_past(limits.address_limit, *repository.from_address_since(db, brand_id, email, since),
-                     f"{email} has sent", limits.window, now)
+                     f"the address {email} has sent", limits.window, now)
     if limits.ip_limit:
         _refuse_past(limits.ip_limit, *repository.from_ip_since(db, client_ip, since), "this network has sent",
                      limits.window, now)
