@@ -100,7 +100,8 @@ def test_an_address_is_limited_whichever_network_it_posts_from(limited_app, data
         done = post_form(c, subject="Question 3")
         assert done.status_code == 429
         assert 0 < int(done.headers["retry-after"]) <= 3600
-        assert "The address maria@example.com has sent 2 requests within 60 minutes, the most this form takes" in done.text
+        assert ("The address maria@example.com has sent 2 requests within 60 minutes, the most this form takes"
+                in done.text)
         assert 'value="Question 3"' in done.text  # what was typed is kept for later
         # Another address from the same network is welcome.
         assert post_form(c, email="paul@example.com").status_code == 200
