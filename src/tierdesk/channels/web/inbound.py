@@ -184,7 +184,7 @@ def _validate(form: WebForm, post: FormPost) -> _Clean:
         if isinstance(value, str) and "\x00" in value:
             errors[name] = NUL_MESSAGE
 
-    def text(name: str, label: str, *, required: bool, longest: int) -> str:
+    def answer(name: str, label: str, *, required: bool, longest: int) -> str:
         raw = values.get(name)
         if raw is None or raw is False:
             raw = ""
@@ -198,15 +198,15 @@ def _validate(form: WebForm, post: FormPost) -> _Clean:
             errors.setdefault(name, f"{label} is {len(value):,} characters long; at most {longest:,} are taken")
         return value
 
-    email = text("email", "Your email address", required=True, longest=320)
+    email = answer("email", "Your email address", required=True, longest=320)
     if email and "email" not in errors:
         try:
             email = normalise_email(email)
         except DomainError:
             errors["email"] = f"{email!r} is not an email address we can answer (like name@example.com)"
-    name = text("name", "Your name", required=False, longest=NAME_MAX)
-    subject = " ".join(text("subject", "The subject", required=True, longest=SUBJECT_MAX).split())
-    message = text("message", "The message", required=True, longest=MESSAGE_MAX)
+    name = answer("name", "Your name", required=False, longest=NAME_MAX)
+    subject = " ".join(answer("subject", "The subject", required=True, longest=SUBJECT_MAX).split())
+    message = answer("message", "The message", required=True, longest=MESSAGE_MAX)
     answers: dict[str, Any] = {}
     for item in form.fields:
         if item.type is WebFieldType.CHECKBOX:
@@ -217,7 +217,7 @@ def _validate(form: WebForm, post: FormPost) -> _Clean:
                 errors.setdefault(item.name, f"{item.label}: this must be ticked")
             answers[item.name] = bool(checked)
             continue
-        value = text(item.name, item.label, required=item.required, longest=item.longest)
+        value = answer(item.name, item.label, required=item.required, longest=item.longest)
         if item.type is WebFieldType.SELECT and value and value not in (item.choices or []):
             errors.setdefault(item.name, f"{item.label}: choose one of the options")
         if value:
