@@ -66,16 +66,23 @@ def _accept(form: WebForm) -> tuple[str, str]:
     return ",".join(types), ", ".join(t.replace("/*", " files") for t in types)
 
 
+def form_context(form: WebForm, token: str, action: str, *, values: dict[str, Any] | None = None,
+                 errors: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the template web/_form.html needs: for this page, and for any other page that shows a brand's form
+    (the portal's "submit a request" includes the same template and posts to WebFormIntake.submit)."""
+    accept, accept_text = _accept(form)
+    return dict(action=action, form_token=token, fields=form.fields, values=values or {}, errors=errors or {},
+                max_attachments=form.files.max_count, max_attachment_bytes=form.files.max_bytes,
+                max_size=readable_size(form.files.max_bytes), accept=accept, accept_text=accept_text,
+                subject_max=inbound.SUBJECT_MAX, message_max=inbound.MESSAGE_MAX, name_max=inbound.NAME_MAX)
+
+
 def _page(request: Request, form: WebForm, token: str, *, status_code: int = 200, values: dict[str, Any] | None = None,
           errors: dict[str, str] | None = None, problem: str | None = None,
           headers: dict[str, str] | None = None) -> HTMLResponse:
-    accept, accept_text = _accept(form)
+    context = form_context(form, token, str(request.url.path), values=values, errors=errors)
     return _render("web/form.html", status_code, form, headers, accepted=False, brand_name=form.brand.name,
-                   action=str(request.url.path), form_token=token, fields=form.fields, values=values or {},
-                   errors=errors or {}, problem=problem, max_attachments=form.files.max_count,
-                   max_attachment_bytes=form.files.max_bytes, max_size=readable_size(form.files.max_bytes),
-                   accept=accept, accept_text=accept_text, subject_max=inbound.SUBJECT_MAX,
-                   message_max=inbound.MESSAGE_MAX, name_max=inbound.NAME_MAX)
+                   problem=problem, **context)
 
 
 def _missing(message: str = "There is no web form here.") -> HTMLResponse:
