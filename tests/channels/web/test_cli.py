@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.test_cli_process import _environment, ok, one_line_error, run
 
 
-def test_a_brand_sets_up_its_form_from_the_command_line(tmp_path, database_url):
+def test_a_brand_sets_up_its_form_from_the_command_line_and_bad_input_is_one_line(tmp_path, database_url):
     env = _environment(tmp_path / "data", database_url)
     ok(run(env, "db", "upgrade"))
     ok(run(env, "brands", "create", "acme", "--name", "Acme"))
@@ -24,12 +24,7 @@ def test_a_brand_sets_up_its_form_from_the_command_line(tmp_path, database_url):
     assert "field plan" not in shown and "field order (text): Order number" in shown
     assert "may be embedded by: no other site" in ok(run(env, "webform", "set", "--brand", "acme",
                                                          "--no-origins")).out
-
-
-def test_webform_commands_refuse_bad_input_in_one_line(tmp_path, database_url):
-    env = _environment(tmp_path / "data", database_url)
-    ok(run(env, "db", "upgrade"))
-    ok(run(env, "brands", "create", "acme", "--name", "Acme"))
+    # Bad input: one readable line each, nothing changed.
     one_line_error(run(env, "webform", "show", "--brand", "nope"), "nope")
     one_line_error(run(env, "webform", "set", "--brand", "acme", "--origin", "ftp://x"), "not an origin")
     one_line_error(run(env, "webform", "field-add", "Bad Name", "--brand", "acme", "--label", "x"), "lower-case")
