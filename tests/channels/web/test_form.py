@@ -8,8 +8,10 @@ import re
 
 import markupsafe
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from tests.channels.web.helpers import EXE, FORM, PDF, errors_of, fields, png, token_of
+from tierdesk.app import create_app
 from tierdesk.channels.web.models import WebSubmission
 from tierdesk.jobs.models import OutboxMessage
 from tierdesk.kit.vocabulary import OutboxTopic
@@ -178,3 +180,15 @@ def test_plain_text_files_are_taken_by_their_name_and_an_empty_file_input_is_no_
     with database.transaction(write=False) as db:
         stored = db.scalars(sa.select(Attachment)).all()
     assert [(a.filename, a.content_type) for a in stored] == [("router.log", "text/plain")]
+
+
+def test_form_posts_have_their_own_body_limit_above_the_apis(database, form_settings, form_app, world):
+    small = form_settings.model_copy(update={"max_request_bytes": 4096, "web_form_max_request_bytes": 100_000})
+    with TestClient(create_app(database, small), raise_server_exceptions=False) as c:
+        picture = png() + b"\0" * 50_000  # within the brand's 64 KB, far above the API's 4 KB
+        assert send(c, files=[("attachments", ("big.png", picture, "image/png"))]).status_code == 200
+        too_big = send(c, files=[("attachments", ("huge.png", png() + b"\0" * 120_000, "image/png"))])
+        assert too_big.status_code == 413
+        assert too_big.json()["error"]["message"].startswith("the request body is larger than the limit of 100000")
+        api = c.post("/api/v1/contacts", json={"brand": "acme", "body": "x" * 5000}, headers=world.auth("admin"))
+        assert api.status_code == 413
