@@ -123,7 +123,7 @@ def check_file(filename: str, stream: BinaryIO, limits: FileLimits) -> CheckedFi
 
 def readable_size(n: int) -> str:
     if n >= 1024 * 1024:
-        return f"{n / 1024 / 1024:.1f} MB"
+        return f"{round(n / 1024 / 1024, 1):g} MB"
     if n >= 1024:
         return f"{n / 1024:.0f} KB"
     return f"{n} bytes"
