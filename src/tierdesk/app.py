@@ -29,6 +29,9 @@ from tierdesk.channels.email.api import router as email_router
 from tierdesk.channels.email.inbound import EmailInbound
 from tierdesk.channels.voice.api import router as voice_router
 from tierdesk.channels.voice.webhooks import router as voice_webhooks
+from tierdesk.channels.web.api import router as web_forms_router
+from tierdesk.channels.web.inbound import WebFormIntake
+from tierdesk.channels.web.views import router as web_form_pages
 from tierdesk.config import Settings, get_settings
 from tierdesk.customers.api import router as customers_router
 from tierdesk.db import Database, get_database
@@ -91,17 +94,19 @@ class RequestSizeLimit:
     """Refuse request bodies larger than the limit before they are read: by their Content-Length at once, and by
     counting the bytes of a chunked body as they arrive. Pure ASGI, so nothing is buffered on the way."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})  # path prefix -> its own limit (web form posts carry attachments)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next((n for prefix, n in self.larger.items() if scope["path"].startswith(prefix)), self.max_bytes)
         length = Headers(scope=scope).get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
         started = False
@@ -111,8 +116,8 @@ class RequestSizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge(self.max_bytes)  # an HTTPException: the app's handler answers it
+                if received > limit:
+                    raise _BodyTooLarge(limit)  # an HTTPException: the app's handler answers it
             return message
 
         async def watching_send(message: Message) -> None:
@@ -125,10 +130,10 @@ class RequestSizeLimit:
         except _BodyTooLarge:
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exc = _BodyTooLarge(self.max_bytes)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int | None = None) -> None:
+        exc = _BodyTooLarge(limit or self.max_bytes)
         # Connection: close, so the server does not read the rest of the body to keep the connection alive.
         response = _error(413, {"code": "too_large", "message": exc.detail, "field": "body"},
                           headers={"Connection": "close"})
@@ -239,18 +244,21 @@ def create_app(
     app.state.triage = TriagerSource(settings.effective_triage_model_path, settings.triage_confidence_threshold)
     app.state.intake = default_pipeline(settings.default_phone_region, app.state.triage)
     app.state.email_inbound = EmailInbound(database, settings, app.state.triage, app.state.intake)
+    app.state.web_forms = WebFormIntake(database, settings, app.state.triage, app.state.intake)
     install_error_handlers(app)
-    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes,
+                       larger={"/channels/web/": settings.web_form_max_request_bytes})
 
     # Every API operation: unknown query parameters refused, failed authentication limited, errors documented.
     for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
                    brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router,
-                   email_router):
+                   email_router, web_forms_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     app.include_router(voice_router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     # The telephony provider's webhooks: signed form posts, answered with TwiML (channels/voice/webhooks.py).
     app.include_router(voice_webhooks)
 
+    app.include_router(web_form_pages)  # public: the brands' web forms and their API for sites' own forms
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -1,5 +1,5 @@
 """The tierdesk command line: serve, worker, smtp, db, agents, tokens, brands, triage, presence, queues, tickets, sla,
-dispositions, email, imap, demo."""
+dispositions, email, imap, webform, demo."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tierdesk.channels.email.imap_cli import imap_app
 from tierdesk.channels.email.relay_cli import dkim_app, relay_app
 from tierdesk.channels.email.smtp_cli import smtp as smtp_command
 from tierdesk.channels.voice.cli import voice_app
+from tierdesk.channels.web.cli import webform_app
 from tierdesk.config import get_settings
 from tierdesk.kit.console import err, friendly_errors, out
 from tierdesk.routing.cli import presence_app, queues_app, tickets_app
@@ -48,6 +49,7 @@ app.add_typer(email_app, name="email")
 app.command("smtp")(smtp_command)
 app.add_typer(imap_app, name="imap")
 app.add_typer(voice_app, name="voice")
+app.add_typer(webform_app, name="webform")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 

@@ -87,6 +87,16 @@ class Settings(BaseSettings):
     # and left on the server.
     imap_poll_seconds: float = Field(default=60.0, gt=0, le=86400)
     imap_max_message_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # Web forms (channels/web): a form posted sooner than this after the page was served is a robot's; a page older
+    # than the max age must be reloaded. Accepted requests per address (per brand) and per client IP within the window;
+    # past either the post is refused with 429 (0 turns that limit off). Form posts may be larger than other requests
+    # (attachments), up to web_form_max_request_bytes.
+    web_form_min_fill_seconds: float = Field(default=3.0, ge=0, le=3600)
+    web_form_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    web_form_address_limit: int = Field(default=5, ge=0)
+    web_form_ip_limit: int = Field(default=20, ge=0)
+    web_form_window_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+    web_form_max_request_bytes: int = Field(default=26 * 1024 * 1024, ge=1024)
     # /healthz answers 503 when a request has waited this long for a request slot (the service is saturated).
     health_max_queue_seconds: float = Field(default=10.0, ge=0)
 

@@ -19,6 +19,8 @@ from tierdesk.brands import repository as brands_repo
 from tierdesk.brands import service as brands
 from tierdesk.brands.schemas import BrandCreate
 from tierdesk.channels.email.addresses import add_address
+from tierdesk.channels.web.forms import update_form
+from tierdesk.channels.web.schemas import WebFormSettingsIn
 from tierdesk.customers.schemas import Sender
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.intake.schemas import ContactIn
@@ -191,6 +193,9 @@ def load_demo(
     made = {slug: brands.create_brand(db, SYSTEM, BrandCreate(slug=slug, name=name)) for slug, name in BRANDS}
     for slug, address in MAIL_ADDRESSES:
         add_address(db, SYSTEM, made[slug], address)
+    # The demo brands' web forms are on: /channels/web/acme/form
+    for made_brand in made.values():
+        update_form(db, SYSTEM, made_brand, WebFormSettingsIn(enabled=True))
     progress("brands")
     for brand, slug, name, department, tier, skills in QUEUES:
         queues.create_queue(db, SYSTEM, QueueCreate(

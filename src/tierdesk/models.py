@@ -10,6 +10,7 @@ from tierdesk.channels.email.models import (  # noqa: F401
     QuarantinedEmail,
 )
 from tierdesk.channels.voice.models import Call, IvrMenu, VoiceSettings  # noqa: F401
+from tierdesk.channels.web.models import WebFormSettings, WebSubmission  # noqa: F401
 from tierdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
 from tierdesk.jobs.models import OutboxMessage  # noqa: F401
 from tierdesk.kit.vocabulary import (  # noqa: F401

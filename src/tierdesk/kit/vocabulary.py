@@ -236,3 +236,12 @@ class CallOutcome(StrEnum):
     CALLBACK = "callback"  # the caller chose to be called back: the ticket stays in its queue as routable work
     ENDED_IN_IVR = "ended_in_ivr"  # hung up in the menu, or the menu ended the call (closed, information only)
     FAILED = "failed"  # the provider could not hold the call (busy, failed, canceled)
+
+
+class WebFieldType(StrEnum):
+    """The kinds of optional field a brand may add to its web form."""
+
+    TEXT = "text"  # one line
+    TEXTAREA = "textarea"  # several lines
+    SELECT = "select"  # one of the field's choices
+    CHECKBOX = "checkbox"  # yes or no

@@ -35,7 +35,7 @@ from tierdesk.kit.vocabulary import (
 from tierdesk.queues.models import Queue
 from tierdesk.sla import clocks
 from tierdesk.tickets.lifecycle import REOPENED_BY_CUSTOMER, WORKABLE, check_transition
-from tierdesk.tickets.models import Message, Ticket, TicketEvent, TicketLink, TicketParticipant
+from tierdesk.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketLink, TicketParticipant
 
 _MESSAGE_EVENT = {
     MessageDirection.INBOUND: EventKind.MESSAGE_RECEIVED,
@@ -179,6 +179,17 @@ def add_message(
         if ticket.status is TicketStatus.NEW:
             change_status(db, ticket, TicketStatus.OPEN, actor, "first reply")
     return message
+
+
+def attach_file(db: Session, message_id: int, brand_id: int, *, sha256: str, filename: str | None,
+                content_type: str, size: int, content_id: str | None = None, inline: bool = False) -> Attachment:
+    """A file that came with a message, already in the blob store under `sha256` (every channel stores its files
+    this one way: email, web forms)."""
+    row = Attachment(message_id=message_id, brand_id=brand_id, sha256=sha256,
+                     filename=(filename or None) and filename[:255], content_type=content_type[:255], size=size,
+                     content_id=(content_id or None) and content_id[:500], inline=inline)
+    db.add(row)
+    return row
 
 
 def add_participant(db: Session, ticket: Ticket, customer_id: int, actor: Actor, reason: str | None = None) -> bool:

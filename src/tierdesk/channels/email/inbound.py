@@ -44,7 +44,7 @@ from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import Channel, EmailOutcome, EventKind, MessageDirection, StrangerReplyPolicy
 from tierdesk.tickets import mutations
 from tierdesk.tickets import repository as tickets
-from tierdesk.tickets.models import Attachment, Ticket
+from tierdesk.tickets.models import Ticket
 from tierdesk.triage.decision import MessageReading
 from tierdesk.triage.service import TriagerSource, read_message
 
@@ -267,10 +267,9 @@ class EmailInbound:
                                   f"({item.size:,} bytes) is over the brand's limit of {limit:,}: kept only in "
                                   "the original message"]
                 continue
-            db.add(Attachment(message_id=message_id, brand_id=brand_id, sha256=item.sha256,
-                              filename=(item.filename or None) and item.filename[:255],
-                              content_type=item.content_type[:255], size=item.size,
-                              content_id=(item.content_id or None) and item.content_id[:500], inline=item.inline))
+            mutations.attach_file(db, message_id, brand_id, sha256=item.sha256, filename=item.filename,
+                                  content_type=item.content_type, size=item.size, content_id=item.content_id,
+                                  inline=item.inline)
 
     def _participants(self, db: Session, brand: Brand, ticket: Ticket, mail: ParsedEmail, sender: str,
                       accepted: set[str]) -> None:

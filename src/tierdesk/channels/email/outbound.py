@@ -81,15 +81,18 @@ def _warn_once(key: str, message: str) -> None:
 
 
 # -- enqueueing ----------------------------------------------------------------------------------------------------
-def queue_acknowledgement(db: Session, ticket_id: int, message_id: int) -> None:
+def queue_acknowledgement(db: Session, ticket_id: int, message_id: int, *, asked: bool | None = None) -> None:
     """Acknowledge the customer's mail `message_id` that opened ticket `ticket_id`, if its brand asks for it
-    (EmailSettings.acknowledge_new_tickets). In the caller's transaction; the caller has checked the mail is a
-    person's (never an auto-reply or a bounce)."""
+    (EmailSettings.acknowledge_new_tickets; another channel taking the same acknowledgement, the web form, says
+    with `asked` whether its own setting asks for it). In the caller's transaction; the caller has checked the
+    message is a person's (never an auto-reply or a bounce)."""
     ticket = db.get(Ticket, ticket_id)
     if ticket is None:
         return
-    brand_settings = db.get(EmailSettings, ticket.brand_id)
-    if brand_settings is None or not brand_settings.acknowledge_new_tickets:
+    if asked is None:
+        brand_settings = db.get(EmailSettings, ticket.brand_id)
+        asked = brand_settings is not None and brand_settings.acknowledge_new_tickets
+    if not asked:
         return
     outbox.enqueue(db, OutboxTopic.EMAIL_ACKNOWLEDGE, {"ticket_id": ticket_id, "message_id": message_id})
 
