@@ -54,8 +54,6 @@ def _state(db: Session) -> _TransactionState:
     transaction = db.get_transaction()
     state: _TransactionState | None = db.info.get(_LISTENERS)
     if state is None or state.transaction is not transaction:
-        if state is None:
-            event.listen(db, "after_flush_postexec", _enqueue_flushed)
         state = db.info[_LISTENERS] = _TransactionState(transaction)
     return state
 
@@ -119,6 +117,7 @@ def add(db: Session, delivery: WebhookDelivery) -> None:
     _state(db).pending.append(delivery)
 
 
+@event.listens_for(Session, "after_flush_postexec")
 def _enqueue_flushed(db: Session, _flush_context: object) -> None:
     """After a flush: the outbox row of each delivery that now has its id (commit flushes them, as it flushes
     until nothing is left). A delivery that a rolled-back savepoint took away never got here, or leaves with it."""

@@ -16,14 +16,18 @@ from tierdesk.kit.vocabulary import WebhookDeliveryStatus
 from tierdesk.tickets.models import Ticket
 from tierdesk.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
+# Built once: the capture runs it in every transaction that records a ticket event.
+_ACTIVE_FOR_BRAND = (
+    sa.select(WebhookSubscription.id, WebhookSubscription.events, WebhookSubscription.queue_ids,
+              WebhookSubscription.departments)
+    .where(WebhookSubscription.is_active.is_(True),
+           sa.or_(WebhookSubscription.brand_id == sa.bindparam("brand_id"), WebhookSubscription.brand_id.is_(None)))
+)
+
 
 def active_for_brand(db: Session, brand_id: int) -> list[Any]:
     """The subscriptions that hear of this brand's events: its own active ones, and the settings' (every brand)."""
-    s = WebhookSubscription
-    return list(db.execute(
-        sa.select(s.id, s.brand_id, s.events, s.queue_ids, s.departments)
-        .where(s.is_active.is_(True), sa.or_(s.brand_id == brand_id, s.brand_id.is_(None)))
-    ))
+    return list(db.execute(_ACTIVE_FOR_BRAND, {"brand_id": brand_id}))
 
 
 def ticket_rows(db: Session, ticket_ids: Sequence[int]) -> dict[int, Any]:
