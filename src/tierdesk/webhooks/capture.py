@@ -52,6 +52,9 @@ class _TransactionState:
 def _state(db: Session) -> _TransactionState:
     """This transaction's state; a new one when the session has moved on to another transaction."""
     transaction = db.get_transaction()
+    if transaction is None:  # nothing has begun it yet (adding a row does not): the look will, so begin it now
+        db.connection()
+        transaction = db.get_transaction()
     state: _TransactionState | None = db.info.get(_LISTENERS)
     if state is None or state.transaction is not transaction:
         state = db.info[_LISTENERS] = _TransactionState(transaction)

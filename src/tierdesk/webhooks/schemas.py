@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tierdesk.kit.input import Input, RecordId
+from tierdesk.kit.input import Input
 from tierdesk.kit.vocabulary import Department, WebhookDeliveryStatus, WebhookEvent
 
 SUBSCRIBABLE = [e for e in WebhookEvent if e is not WebhookEvent.PING]
@@ -123,6 +123,3 @@ class DeliveryOut(BaseModel):
     body: dict[str, Any] = Field(description="the JSON that is posted (the same on every attempt)")
     attempt_log: list[AttemptOut]
 
-
-class DeliveryIds(BaseModel):
-    delivery_id: RecordId
