@@ -15,6 +15,7 @@ from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.intake.schemas import ContactIn
 from tierdesk.jobs import outbox
 from tierdesk.jobs.models import OutboxMessage
+from tierdesk.jobs.worker import Worker
 from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.time import utcnow
 from tierdesk.sla.models import SlaClock
@@ -22,7 +23,7 @@ from tierdesk.sla.schemas import PolicyCreate
 from tierdesk.sla.service import create_policy
 from tierdesk.tickets.tasks import detect_sla_events
 from tierdesk.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
-from tierdesk.wiring import keep_settings_webhook, outbox_sender
+from tierdesk.wiring import default_jobs, keep_settings_webhook, outbox_sender
 
 API = "/api/v1"
 
@@ -81,7 +82,7 @@ def test_a_new_ticket_is_delivered_signed(client, world, database, settings, rec
     ticket = post_contact(client, world)
     [delivery] = deliveries(database, sub["id"])
     assert delivery.status == "pending" and delivery.ticket_id == ticket["id"]
-    assert deliver(database, settings) == 1
+    assert Worker(database, default_jobs(settings)).run_once()["outbox"] == 1  # the worker's own outbox job
     [got] = receiver.at("/hook")
     assert got.signed_ok is True
     assert got.headers["X-Tierdesk-Event"] == "ticket_created"
@@ -149,6 +150,15 @@ def test_a_receiver_that_always_fails_gets_its_subscription_disabled(client, wor
     assert r.json()["consecutive_failures"] == 0
     post_contact(client, world, sender={"email": "d@example.com"})
     assert deliver(database, settings) == 1
+
+
+def test_a_redirect_is_not_followed(client, world, database, settings, receiver):
+    sub = listen(client, world, receiver, "/moved", ["ticket_created"])
+    receiver.scripts["/moved"] = [308]  # Location-less: a follower would fail differently, or post elsewhere
+    post_contact(client, world)
+    assert deliver(database, settings) == 0
+    [delivery] = deliveries(database, sub["id"])
+    assert delivery.status == "pending" and delivery.last_response_code == 308 and len(receiver.at("/moved")) == 1
 
 
 def test_410_disables_the_subscription_at_once(client, world, database, settings, receiver):
