@@ -1,5 +1,6 @@
-"""The composition root: the worker's jobs, built from the domains (which know nothing of each other's jobs), and
-the observers of ticket events. `tierdesk serve` and `tierdesk worker` start a jobs.worker.Worker with these."""
+"""The composition root: the worker's jobs, built from the domains (which know nothing of each other's jobs).
+`tierdesk serve` and `tierdesk worker` start a jobs.worker.Worker with these. Importing it registers the observers
+of ticket events (tierdesk.hooks)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError
 
+import tierdesk.hooks  # noqa: F401  (the observers of ticket events: the webhooks capture)
 from tierdesk.channels.email import imap
 from tierdesk.channels.email.inbound import EmailInbound, make_sink
 from tierdesk.channels.email.outbound import email_sender
@@ -20,18 +22,12 @@ from tierdesk.jobs.worker import Job
 from tierdesk.kit.vocabulary import OutboxTopic
 from tierdesk.routing import router
 from tierdesk.routing import tasks as routing
-from tierdesk.tickets import observers
 from tierdesk.tickets.tasks import close_solved_tickets, detect_sla_events, sla_due, solved_tickets_due
-from tierdesk.webhooks import capture
 from tierdesk.webhooks import repository as webhook_repository
 from tierdesk.webhooks import service as webhooks
 from tierdesk.webhooks.delivery import webhook_sender
 
 log = logging.getLogger("tierdesk")
-
-# Every process that records ticket events imports this module (app.py; the CLI's commands through
-# migrate.database_for_command; the worker), so the webhooks capture hears of every one, in its transaction.
-observers.observe(capture.capture)
 
 
 def default_jobs(settings: Settings) -> list[Job]:
