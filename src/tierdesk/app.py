@@ -47,7 +47,8 @@ from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
 from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
-from tierdesk.wiring import default_jobs
+from tierdesk.webhooks.api import router as webhooks_router
+from tierdesk.wiring import default_jobs, keep_settings_webhook
 
 log = logging.getLogger("tierdesk")
 
@@ -220,6 +221,7 @@ def create_app(
         app.state.health_thread = anyio.CapacityLimiter(1)  # /healthz never needs a request slot or thread
         worker = None
         if run_worker:
+            await anyio.to_thread.run_sync(keep_settings_webhook, database, settings)
             worker = Worker(database, default_jobs(settings), settings.worker_poll_seconds)
             worker.start_thread()
         try:
@@ -252,7 +254,7 @@ def create_app(
     # Every API operation: unknown query parameters refused, failed authentication limited, errors documented.
     for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
                    brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router,
-                   email_router, web_forms_router):
+                   email_router, web_forms_router, webhooks_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     app.include_router(voice_router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     # The telephony provider's webhooks: signed form posts, answered with TwiML (channels/voice/webhooks.py).

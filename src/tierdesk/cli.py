@@ -1,5 +1,5 @@
 """The tierdesk command line: serve, worker, smtp, db, agents, tokens, brands, triage, presence, queues, tickets, sla,
-dispositions, email, imap, webform, demo."""
+dispositions, email, imap, voice, webform, webhooks, demo."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from tierdesk.kit.console import err, friendly_errors, out
 from tierdesk.routing.cli import presence_app, queues_app, tickets_app
 from tierdesk.sla.cli import sla_app
 from tierdesk.triage.cli import triage_app
+from tierdesk.webhooks.cli import webhooks_app
 
 app = typer.Typer(help="tierdesk: inbound support, helpdesk and contact distributor in one service.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -50,6 +51,7 @@ app.command("smtp")(smtp_command)
 app.add_typer(imap_app, name="imap")
 app.add_typer(voice_app, name="voice")
 app.add_typer(webform_app, name="webform")
+app.add_typer(webhooks_app, name="webhooks")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
 
@@ -206,11 +208,12 @@ def serve(
 def run_worker(once: Annotated[bool, typer.Option(help="one pass over the due work, then exit")] = False) -> None:
     """Run the background worker: due work (auto-closing solved tickets, ...) claimed safely beside other workers."""
     from tierdesk.jobs.worker import Worker
-    from tierdesk.wiring import default_jobs
+    from tierdesk.wiring import default_jobs, keep_settings_webhook
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _migrate()
+    keep_settings_webhook(_database(), settings)
     w = Worker(_database(), default_jobs(settings), settings.worker_poll_seconds)
     if once:
         out.print(w.run_once())

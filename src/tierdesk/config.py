@@ -41,9 +41,14 @@ class Settings(BaseSettings):
     # ticket waiting unassigned this many minutes.
     escalate_reopened_ts_after: int = Field(default=2, ge=0)
     escalate_urgent_waiting_minutes: float = Field(default=30.0, ge=0)
-    # SLA warnings and breaches are POSTed here as JSON (through the outbox, with retries); unset: events only.
+    # SLA warnings and breaches of every brand are POSTed here: the webhook subscription the worker keeps in step
+    # with these two settings (webhooks.service.keep_settings_subscription); unset: no such subscription.
     notification_webhook_url: str | None = None
-    notification_webhook_secret: str | None = None  # signs each delivery (HMAC-SHA256, X-Tierdesk-Signature)
+    notification_webhook_secret: str | None = None  # signs each delivery (README, section Webhooks)
+    # Webhooks out: how long a receiver may take to answer one attempt, and how many deliveries in a row may fail
+    # for good (each after the outbox's retries) before their subscription is disabled.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_disable_after_failures: int = Field(default=5, ge=1, le=1000)
     # The SMTP relay replies go out through, for brands without their own (`tierdesk email relay set`); unset and
     # no brand relay: replies wait in the outbox (not failed) until one is configured.
     email_relay_host: str | None = None

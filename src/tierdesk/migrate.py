@@ -100,6 +100,8 @@ def require_schema(database: Database) -> None:
 def database_for_command() -> Database:
     """The configured database for a CLI command: every model imported (this module imports tierdesk.models) and
     the schema checked, so a command on an empty or missing database ends in one line that says how to fix it."""
+    import tierdesk.hooks  # noqa: F401  (the observers of ticket events: a command's changes send their webhooks)
+
     database = get_database()
     require_schema(database)
     return database

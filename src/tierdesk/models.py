@@ -32,3 +32,4 @@ from tierdesk.tickets.models import (  # noqa: F401
     TicketLink,
     TicketParticipant,
 )
+from tierdesk.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription  # noqa: F401

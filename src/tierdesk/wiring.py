@@ -1,11 +1,16 @@
 """The composition root: the worker's jobs, built from the domains (which know nothing of each other's jobs).
-`tierdesk serve` and `tierdesk worker` start a jobs.worker.Worker with these."""
+`tierdesk serve` and `tierdesk worker` start a jobs.worker.Worker with these. Importing it registers the observers
+of ticket events (tierdesk.hooks)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 
+from sqlalchemy.exc import IntegrityError
+
+import tierdesk.hooks  # noqa: F401  (the observers of ticket events: the webhooks capture)
 from tierdesk.channels.email import imap
 from tierdesk.channels.email.inbound import EmailInbound, make_sink
 from tierdesk.channels.email.outbound import email_sender
@@ -19,12 +24,16 @@ from tierdesk.kit.vocabulary import OutboxTopic
 from tierdesk.routing import router
 from tierdesk.routing import tasks as routing
 from tierdesk.tickets.tasks import close_solved_tickets, detect_sla_events, sla_due, solved_tickets_due
+from tierdesk.webhooks import repository as webhook_repository
+from tierdesk.webhooks import service as webhooks
+from tierdesk.webhooks.delivery import webhook_sender
+
+log = logging.getLogger("tierdesk")
 
 
 def default_jobs(settings: Settings) -> list[Job]:
     after = dt.timedelta(hours=settings.auto_close_after_hours)
     capacity = router.default_capacity(settings)
-    notify = settings.notification_webhook_url is not None
     urgent_wait = (dt.timedelta(minutes=settings.escalate_urgent_waiting_minutes)
                    if settings.escalate_urgent_waiting_minutes else None)
     reopened = settings.escalate_reopened_ts_after
@@ -34,7 +43,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         # write lock; on PostgreSQL a cheap look, as a pass that finds nothing costs little more than a dry run.
         Job("route", run=lambda db: routing.route(db, capacity),
             due=(lambda db: routing.routing_due(db, capacity)) if sqlite else routing.routing_may_be_due),
-        Job("sla", run=lambda db: detect_sla_events(db, notify=notify, on_breach=routing.escalate_after_breach),
+        Job("sla", run=lambda db: detect_sla_events(db, on_breach=routing.escalate_after_breach),
             due=sla_due),
         Job("overflow", run=routing.overflow, due=routing.overflow_due),
         Job("escalation_rules", run=lambda db: routing.apply_escalation_rules(db, reopened, urgent_wait),
@@ -63,16 +72,19 @@ def default_jobs(settings: Settings) -> list[Job]:
 
 
 def outbox_sender(database: Database, settings: Settings) -> Callable[[OutboxMessage], None]:
-    """The outbox's one sender, by topic: email to the relay, SLA notifications to the webhook. Without a webhook
-    no SLA row is written (detect_sla_events(notify=False)); one left from when there was is dropped as delivered."""
+    """The outbox's one sender, by topic: email to the relay, webhook deliveries to their subscribers (SLA warnings
+    and breaches among them: TIERDESK_NOTIFICATION_WEBHOOK_URL is a subscription, see keep_settings_webhook). An
+    SLA row of the topics written before webhooks had subscriptions is dropped as delivered (its event is in the
+    ticket's trail)."""
     email = email_sender(database, settings)
-    webhook = (outbox.webhook_sender(settings.notification_webhook_url, settings.notification_webhook_secret)
-               if settings.notification_webhook_url is not None else None)
+    webhook = webhook_sender(database, settings.effective_secret_key(), timeout=settings.webhook_timeout_seconds,
+                             disable_after=settings.webhook_disable_after_failures)
     by_topic: dict[str, Callable[[OutboxMessage], None] | None] = {
         OutboxTopic.EMAIL_SEND: email,
         OutboxTopic.EMAIL_ACKNOWLEDGE: email,
-        OutboxTopic.SLA_WARNING: webhook,
-        OutboxTopic.SLA_BREACH: webhook,
+        OutboxTopic.WEBHOOK_DELIVER: webhook,
+        OutboxTopic.SLA_WARNING: None,
+        OutboxTopic.SLA_BREACH: None,
     }
 
     def send(message: OutboxMessage) -> None:
@@ -83,3 +95,19 @@ def outbox_sender(database: Database, settings: Settings) -> Callable[[OutboxMes
             sender(message)
 
     return send
+
+
+def keep_settings_webhook(database: Database, settings: Settings) -> None:
+    """TIERDESK_NOTIFICATION_WEBHOOK_URL as the webhook subscription of every brand to SLA warnings and breaches,
+    kept in step when a process starts (several starting at once: the first one writes it)."""
+    if settings.notification_webhook_url is None:
+        with database.transaction(write=False) as db:  # the usual case: nothing to write, no write lock taken
+            row = webhook_repository.from_settings(db)
+            if row is None or not row.is_active:
+                return
+    try:
+        with database.transaction() as db:
+            webhooks.keep_settings_subscription(db, settings.notification_webhook_url,
+                                                settings.notification_webhook_secret, settings.effective_secret_key())
+    except IntegrityError:
+        log.info("the settings' webhook subscription was written by another process starting at the same time")

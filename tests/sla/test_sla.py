@@ -1,11 +1,13 @@
 """SLA policies and clocks: targets in business hours, pauses, retargeting, warnings and breaches detected exactly
-once, notifications through the outbox, escalation on breach."""
+once, the outbox's retries, escalation on breach."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import threading
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -29,6 +31,8 @@ from tierdesk.tickets.models import Ticket
 from tierdesk.tickets.schemas import MessageCreate, TicketUpdate
 from tierdesk.tickets.service import reply, ticket_sla, update_ticket
 from tierdesk.tickets.tasks import detect_sla_events
+from tierdesk.webhooks.models import WebhookDelivery
+from tierdesk.wiring import keep_settings_webhook
 
 API = "/api/v1"
 
@@ -219,9 +223,9 @@ def test_breaches_and_warnings_are_recorded_once(world, database):
     make_due(database, late, "first_response", dt.timedelta(seconds=2))
     make_due(database, warned, "first_response", dt.timedelta(seconds=1), "warn_at")
     with database.transaction() as db:
-        assert detect_sla_events(db, notify=False) == 2
+        assert detect_sla_events(db) == 2
     with database.transaction() as db:
-        assert detect_sla_events(db, notify=False) == 0
+        assert detect_sla_events(db) == 0
     [breach] = events(database, late, "sla_breach")
     assert breach.after["metric"] == "first_response" and breach.after["detected_after_seconds"] >= 2
     assert breach.reason == "first response target missed"
@@ -232,19 +236,23 @@ def test_breaches_and_warnings_are_recorded_once(world, database):
         reply(db, SYSTEM, warned, MessageCreate(body="Here is the fix."))
     make_due(database, warned, "first_response", dt.timedelta(seconds=1))
     with database.transaction() as db:
-        assert detect_sla_events(db, notify=False) == 0
+        assert detect_sla_events(db) == 0
 
 
-def test_a_breach_escalates_when_the_policy_says_so(world, database):
+def test_a_breach_escalates_when_the_policy_says_so(world, database, settings):
     policy(database, department="TS", first_response_minutes=60, escalate_on_breach=True)
     [ticket_id] = new_tickets(database, 1)
     make_due(database, ticket_id, "first_response", dt.timedelta(seconds=1))
+    # TIERDESK_NOTIFICATION_WEBHOOK_URL is a webhook subscription to SLA warnings and breaches (tests/webhooks)
+    keep_settings_webhook(database, settings.model_copy(update={"notification_webhook_url": "http://127.0.0.1:9/"}))
     with database.transaction() as db:
-        assert detect_sla_events(db, notify=True, on_breach=escalate_after_breach) == 1
+        assert detect_sla_events(db, on_breach=escalate_after_breach) == 1
     with database.transaction(write=False) as db:
         assert db.get(Ticket, ticket_id).tier == 2
         [message] = db.scalars(sa.select(OutboxMessage)).all()
-        assert message.topic == "sla.breach" and message.payload["ticket_id"] == ticket_id
+        delivery = db.get(WebhookDelivery, message.payload["delivery_id"])
+        assert message.topic == "webhook.deliver" and delivery.event == "sla_breach"
+        assert delivery.ticket_id == ticket_id and delivery.payload["change"]["after"]["metric"] == "first_response"
     [event] = events(database, ticket_id, "escalated")
     assert event.reason.startswith("SLA breached: first response")
 
@@ -257,7 +265,7 @@ class _Receiver(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         status = self.answers.pop(0) if self.answers else 200
         if status == 200:
-            self.received.append({"body": json.loads(body), "signature": self.headers.get("X-Tierdesk-Signature")})
+            self.received.append(json.loads(body))
         self.send_response(status)
         self.end_headers()
 
@@ -283,7 +291,14 @@ def test_the_outbox_delivers_with_retries_and_backoff(world, database, receiver)
         db.flush()
         first = message.id
     handler.answers = [500]  # the first post fails
-    send = outbox.webhook_sender(url, "s3cret")
+
+    def send(message: OutboxMessage) -> None:  # the outbox's contract, whatever the sender (webhooks: tests/webhooks)
+        request = urllib.request.Request(url, data=json.dumps({"topic": message.topic}).encode(), method="POST")
+        try:
+            urllib.request.urlopen(request, timeout=5).close()
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"answered {exc.code}") from None
+
     assert outbox.deliver_due(database, send) == 1
     with database.transaction(write=False) as db:
         failed = db.get(OutboxMessage, first)
@@ -293,8 +308,7 @@ def test_the_outbox_delivers_with_retries_and_backoff(world, database, receiver)
     with database.transaction() as db:
         db.execute(sa.update(OutboxMessage).values(next_attempt_at=utcnow()))
     assert outbox.deliver_due(database, send) == 1
-    assert sorted(r["body"]["topic"] for r in handler.received) == ["sla.breach", "sla.warning"]
-    assert all(r["signature"].startswith("sha256=") for r in handler.received)
+    assert sorted(r["topic"] for r in handler.received) == ["sla.breach", "sla.warning"]
     assert outbox.deliver_due(database, send) == 0  # each once
 
 

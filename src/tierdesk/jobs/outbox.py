@@ -12,12 +12,7 @@ drop a duplicate.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import json
 import logging
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -92,23 +87,3 @@ def deliver_due(database: Database, send: Callable[[OutboxMessage], None]) -> in
                 values = {"next_attempt_at": done + backoff(attempts), "last_error": error}
             repository.record_outcome(db, message_id, values)
     return sum(1 for _, _, failure in outcomes if failure is None)
-
-
-def webhook_sender(url: str, secret: str | None, timeout: float = 10.0) -> Callable[[OutboxMessage], None]:
-    """POST each message as JSON; with a secret, an HMAC-SHA256 of the body in X-Tierdesk-Signature."""
-
-    def send(message: OutboxMessage) -> None:
-        body = json.dumps({"id": message.id, "topic": message.topic, "payload": message.payload},
-                          sort_keys=True, default=str).encode()
-        headers = {"Content-Type": "application/json", "X-Tierdesk-Delivery": str(message.id)}
-        if secret:
-            headers["X-Tierdesk-Signature"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (configured URL)
-                if not 200 <= response.status < 300:
-                    raise RuntimeError(f"webhook answered {response.status}")
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"webhook answered {exc.code}") from None
-
-    return send

@@ -148,6 +148,7 @@ class EventKind(StrEnum):
     CHAT_ENDED = "chat_ended"  # the chat closed: by the agent (with a disposition), the customer, or time
     CALL_STARTED = "call_started"  # a call reached the IVR
     CALL_ENDED = "call_ended"  # a call ended: answered, abandoned while waiting, or turned into a callback
+    SURVEY_ANSWERED = "survey_answered"  # the customer answered the satisfaction survey (CSAT/NPS)
 
 
 class TicketLinkKind(StrEnum):
@@ -198,6 +199,33 @@ class OutboxTopic(StrEnum):
     # payload {"ticket_id": int, "message_id": int}: tell the customer their mail (that message) opened the ticket
     EMAIL_ACKNOWLEDGE = "email.acknowledge"
     WEBHOOK_DELIVER = "webhook.deliver"  # payload {"delivery_id": int}: post one webhook delivery to its subscriber
+
+
+class WebhookEvent(StrEnum):
+    """What a webhook subscription hears of (webhooks.events maps the ticket events to these). Stored with str_enum:
+    16 characters at most."""
+
+    TICKET_CREATED = "ticket_created"
+    TICKET_UPDATED = "ticket_updated"  # any other change: priority, subject, queue, department, messages, notes, ...
+    TICKET_ASSIGNED = "ticket_assigned"  # assignee changed (also back to the queue: assignee_id null)
+    STATUS_CHANGED = "status_changed"
+    ESCALATED = "escalated"
+    SOLVED = "solved"  # a status change to solved (a subscriber of both gets both)
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+    SURVEY_ANSWERED = "survey_answered"
+    CHAT_STARTED = "chat_started"
+    CHAT_ENDED = "chat_ended"
+    CALL_ENDED = "call_ended"
+    PING = "ping"  # a test sent by hand (API, CLI): every subscription takes it
+
+
+class WebhookDeliveryStatus(StrEnum):
+    """Where one webhook delivery (or one attempt of it) stands."""
+
+    PENDING = "pending"  # waiting in the outbox for its first or next attempt
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # 410, given up after the last retry, or its subscription was disabled
 
 
 # The kind of work each channel is, for capacity: a call takes all of an agent, chats a share, email little.

@@ -34,6 +34,7 @@ from tierdesk.kit.vocabulary import (
 )
 from tierdesk.queues.models import Queue
 from tierdesk.sla import clocks
+from tierdesk.tickets import observers
 from tierdesk.tickets.lifecycle import REOPENED_BY_CUSTOMER, WORKABLE, check_transition
 from tierdesk.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketLink, TicketParticipant
 
@@ -73,6 +74,10 @@ def record_event(
         created_at=at or utcnow(),
     )
     db.add(event)
+    # Observers (the webhooks capture) hear of it in this same transaction: tickets.observers.
+    observers.recorded(db, [observers.RecordedEvent(
+        brand_id=ticket.brand_id, kind=event.kind, actor_kind=actor.kind, actor_agent_id=actor.agent_id,
+        before=before, after=after, reason=reason, at=event.created_at, ticket=ticket)])
     return event
 
 
@@ -417,6 +422,11 @@ def assign_routed(db: Session, made: Sequence[RoutedAssignment], now: dt.datetim
                            "after": {"status": TicketStatus.OPEN}, "reason": "assigned"})
     if events:
         db.execute(sa.insert(TicketEvent), events)
+        # The same observers as record_event's (tickets.observers), for the whole pass at once.
+        observers.recorded(db, [observers.RecordedEvent(
+            brand_id=e["brand_id"], kind=e["kind"], actor_kind=e["actor_kind"], actor_agent_id=e["actor_agent_id"],
+            before=e["before"], after=e["after"], reason=e["reason"], at=now, ticket_id=e["ticket_id"])
+            for e in events])
     return applied
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from tierdesk.jobs import outbox
 from tierdesk.kit.actors import SYSTEM_ACTOR
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import EventKind, TicketStatus
@@ -50,16 +49,9 @@ def sla_due(db: Session) -> bool:
     return sla.anything_due(db, utcnow())
 
 
-def _notify(db: Session, topic: str, ticket: Ticket, clock: SlaClock, at: dt.datetime) -> None:
-    outbox.enqueue(db, topic, {
-        "ticket_id": ticket.id, "brand_id": ticket.brand_id, "metric": clock.metric.value,
-        "due_at": clock.due_at.isoformat() if clock.due_at else None, "detected_at": at.isoformat(),
-        "assignee_id": ticket.assignee_id, "queue_id": ticket.queue_id, "priority": ticket.priority.value,
-    })
-
-
-def detect_sla_events(db: Session, *, notify: bool, on_breach: BreachFollowUp | None = None) -> int:
-    """Record due warnings and breaches, each exactly once with any number of workers.
+def detect_sla_events(db: Session, *, on_breach: BreachFollowUp | None = None) -> int:
+    """Record due warnings and breaches, each exactly once with any number of workers. (Their webhooks, the
+    TIERDESK_NOTIFICATION_WEBHOOK_URL one among them, follow from the events: tickets.observers.)
 
     Locks are taken in the order the tickets service takes them, ticket before clock, so a worker and an agent
     changing the same ticket never deadlock: the ticket row is locked with SKIP LOCKED (a ticket being changed right
@@ -86,8 +78,6 @@ def detect_sla_events(db: Session, *, notify: bool, on_breach: BreachFollowUp | 
                        + ("target missed" if alarm is sla.Alarm.BREACH else "due soon"),
                 at=now,
             )
-            if notify:
-                _notify(db, f"sla.{alarm.value}", ticket, clock, now)
             if alarm is sla.Alarm.BREACH and on_breach is not None:
                 policy = db.get(SlaPolicy, clock.policy_id)
                 if policy is not None and policy.escalate_on_breach:
