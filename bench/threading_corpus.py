@@ -15,25 +15,20 @@ and two messages that must NOT land in the ticket:
 - stranger: someone else's mail with forged In-Reply-To/References to the reply (opens its own, linked ticket);
 - new_topic: the same customer, a new subject, no headers (opens a new ticket).
 
-Used by bench/email.py (`measure`); run alone it prints the result as JSON.
+Used by bench/email_channel.py (`measure`); run alone it prints the result as JSON.
 """
 
 from __future__ import annotations
 
-import sys
+import json
+import socket
+import tempfile
+import threading
+from collections import Counter
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
-
-# bench/email.py would hide the standard library's `email` package: this folder comes off the path first.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import json  # noqa: E402
-import socket  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-from collections import Counter  # noqa: E402
-from email import message_from_bytes, policy  # noqa: E402
-from email.message import EmailMessage  # noqa: E402
-from email.utils import make_msgid  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "channels" / "email" / "corpus"
 ADDRESS = "support@acme.example"

@@ -19,37 +19,32 @@ Prints the figures and the conditions; the last line is JSON:
 {"sqlite": {"messages_per_s", "p99_ms", ...}, "postgresql": {...}, "api_contacts_per_s": {...},
  "threading_accuracy": ..., "memory": {...}, "conditions": {...}}
 
-    python bench/email.py [--messages 2000] [--clients 8] [--processes 1] [--big 6] [--pg-url URL]
+    python bench/email_channel.py [--messages 2000] [--clients 8] [--processes 1] [--big 6] [--pg-url URL]
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import platform
+import random
+import shutil
+import smtplib
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from types import ModuleType
 
-# This file's name would hide the standard library's `email` package from everything imported after it (the script's
-# folder comes first on sys.path): the folder is taken off, and its other scripts are loaded by path.
-BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import smtplib  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from email.message import EmailMessage  # noqa: E402
-from email.policy import SMTP  # noqa: E402
-from email.utils import format_datetime, make_msgid  # noqa: E402
-from types import ModuleType  # noqa: E402
+BENCH = Path(__file__).resolve().parent  # its sibling scripts are loaded by path
 
 
 def _bench_script(name: str) -> ModuleType:
