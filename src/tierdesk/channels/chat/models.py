@@ -48,6 +48,8 @@ class ChatConversation(Base):
     customer_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="SET NULL"))
     # Keyed digest of the secret the widget resumes with (never the secret itself).
     token_digest: Mapped[str] = mapped_column(sa.String(64))
+    # The widget's visitor id (kept in the browser): the customer's identity while they gave no email.
+    visitor_id: Mapped[str] = mapped_column(sa.String(200))
     visitor_name: Mapped[str | None] = mapped_column(sa.String(200))
     visitor_email: Mapped[str | None] = mapped_column(sa.String(320))
     status: Mapped[ChatStatus] = mapped_column(str_enum(ChatStatus, "chat_status"), default=ChatStatus.WAITING)

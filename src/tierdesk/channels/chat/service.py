@@ -131,7 +131,8 @@ def origin_allowed(db: Session, brand: Brand, origin: str | None, own_origins: s
     return origin in allowed or origin in own_origins
 
 
-def start(db: Session, secret_key: str, brand: Brand, *, name: str | None, email: str | None) -> Started:
+def start(db: Session, secret_key: str, brand: Brand, *, visitor: str, name: str | None,
+          email: str | None) -> Started:
     """A new conversation for the brand's widget (its ticket opens with the first message)."""
     row = chat_settings(db, brand.id)
     form = bool(row and row.pre_chat_form)
@@ -142,7 +143,7 @@ def start(db: Session, secret_key: str, brand: Brand, *, name: str | None, email
         Sender(email=email)  # checked now, not at the first message
     token = secrets.token_urlsafe(24)
     conversation = ChatConversation(brand_id=brand.id, token_digest=_digest(secret_key, token),
-                                    visitor_name=name or None, visitor_email=email or None,
+                                    visitor_id=visitor, visitor_name=name or None, visitor_email=email or None,
                                     status=ChatStatus.WAITING, last_seq=0, created_at=utcnow())
     db.add(conversation)
     db.flush()
@@ -183,8 +184,8 @@ def read_customer_message(triage: TriagerSource | None, text: str) -> Any:
     return read_message(triage, text, None) if triage is not None else None
 
 
-def customer_message(db: Session, intake: IntakePipeline, calendar_now: dt.datetime | None, conversation_id: int,
-                     visitor: str, text: str, client_id: str, reading: Any = None) -> CustomerMessage:
+def customer_message(db: Session, intake: IntakePipeline, conversation_id: int, text: str, client_id: str,
+                     reading: Any = None, now: dt.datetime | None = None) -> CustomerMessage:
     """The customer wrote: the message goes into the ticket through intake (the first one opens the ticket), and
     into the chat's log. A resend of the same client_id is recognised and not stored twice."""
     conversation = _locked(db, conversation_id)
@@ -195,7 +196,8 @@ def customer_message(db: Session, intake: IntakePipeline, calendar_now: dt.datet
     first = conversation.ticket_id is None
     contact = ContactIn(
         brand=brand.slug, channel=Channel.CHAT,
-        sender=Sender(email=conversation.visitor_email, external_id=visitor, name=conversation.visitor_name),
+        sender=Sender(email=conversation.visitor_email, external_id=conversation.visitor_id,
+                      name=conversation.visitor_name),
         body=text, external_id=external_id, thread_ref=f"chat:{conversation.id}",
     )
     # Plain text: what the customer typed is shown as text (HTML in it is escaped, never rendered).
@@ -217,7 +219,7 @@ def customer_message(db: Session, intake: IntakePipeline, calendar_now: dt.datet
                          "name": conversation.visitor_name or "you"})
     if first:
         calendar = _calendar(db, conversation.brand_id)
-        if calendar is not None and not business_hours.is_open(calendar, calendar_now or utcnow()):
+        if calendar is not None and not business_hours.is_open(calendar, now or utcnow()):
             offer_email(db, conversation, "outside business hours: nobody can answer now")
     db.flush()
     return CustomerMessage(event, event.seq, ticket.id)
@@ -262,14 +264,14 @@ def mark(db: Session, conversation_id: int, side: ActorKind, kind: ChatEventKind
     return append(db, conversation, kind, actor, data={"up_to": seq})
 
 
-def continue_by_email(db: Session, conversation_id: int, visitor: str, email: str | None, phone_region: str | None,
+def continue_by_email(db: Session, conversation_id: int, email: str | None, phone_region: str | None,
                       actor: Actor) -> None:
     """The customer takes the offer (or leaves): the chat ends and continues by email, the transcript mailed."""
     conversation = _locked(db, conversation_id)
     if conversation.status is ChatStatus.ENDED:
         return
     if email and not conversation.visitor_email:
-        sender = Sender(email=email, external_id=visitor)  # the email joins the customer's identities
+        sender = Sender(email=email, external_id=conversation.visitor_id)  # the email joins the customer's identities
         conversation.visitor_email = sender.email
         customers.identify(db, conversation.brand_id, sender, phone_region)
     if not _has_email(conversation):

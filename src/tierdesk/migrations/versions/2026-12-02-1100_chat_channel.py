@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('token_digest', sa.String(length=64), nullable=False),
+    sa.Column('visitor_id', sa.String(length=200), nullable=False),
     sa.Column('visitor_name', sa.String(length=200), nullable=True),
     sa.Column('visitor_email', sa.String(length=320), nullable=True),
     sa.Column('status', sa.Enum('waiting', 'active', 'ended', name='chat_status', native_enum=False, create_constraint=True, length=16), nullable=False),
