@@ -116,3 +116,8 @@ def customer_name(db: Session, customer_id: int | None) -> str | None:
 
 def agent_name(db: Session, agent_id: int) -> str | None:
     return db.scalar(sa.select(Agent.display_name).where(Agent.id == agent_id))
+
+
+def seq_of_message(db: Session, conversation_id: int, message_id: int) -> int | None:
+    return db.scalar(sa.select(ChatEvent.seq).where(ChatEvent.conversation_id == conversation_id,
+                                                    ChatEvent.message_id == message_id))

@@ -25,6 +25,7 @@ from tierdesk.brands.models import Brand
 from tierdesk.channels.chat import repository
 from tierdesk.channels.chat.models import ChatConversation, ChatEvent, ChatSettings
 from tierdesk.customers import service as customers
+from tierdesk.customers.identity import normalise_email
 from tierdesk.customers.schemas import Sender
 from tierdesk.intake.pipeline import IntakePipeline, PreparedContact
 from tierdesk.intake.schemas import ContactIn
@@ -140,7 +141,7 @@ def start(db: Session, secret_key: str, brand: Brand, *, visitor: str, name: str
         raise InvalidInput("this brand asks for a name and an email before the chat starts",
                            field="email" if name else "name")
     if email:
-        Sender(email=email)  # checked now, not at the first message
+        email = normalise_email(email)  # checked now, not at the first message
     token = secrets.token_urlsafe(24)
     conversation = ChatConversation(brand_id=brand.id, token_digest=_digest(secret_key, token),
                                     visitor_id=visitor, visitor_name=name or None, visitor_email=email or None,
@@ -205,8 +206,9 @@ def customer_message(db: Session, intake: IntakePipeline, conversation_id: int, 
     prepared = PreparedContact(body_text, body_html, reading if first else None,
                                continues_ticket_id=conversation.ticket_id)
     result = intake.receive(db, SYSTEM, contact, prepared)
-    if result.duplicate:
-        return CustomerMessage(None, conversation.last_seq, result.ticket.id)
+    if result.duplicate:  # a resend (the ack was lost): the seq it was stored under
+        seq = repository.seq_of_message(db, conversation.id, result.message_id)
+        return CustomerMessage(None, seq if seq is not None else conversation.last_seq, result.ticket.id)
     ticket = db.get_one(Ticket, result.ticket.id)
     if first:
         conversation.ticket_id = ticket.id
@@ -271,7 +273,7 @@ def continue_by_email(db: Session, conversation_id: int, email: str | None, phon
     if conversation.status is ChatStatus.ENDED:
         return
     if email and not conversation.visitor_email:
-        sender = Sender(email=email, external_id=conversation.visitor_id)  # the email joins the customer's identities
+        sender = Sender(email=normalise_email(email), external_id=conversation.visitor_id)  # the email joins the customer's identities
         conversation.visitor_email = sender.email
         customers.identify(db, conversation.brand_id, sender, phone_region)
     if not _has_email(conversation):
