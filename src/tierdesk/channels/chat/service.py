@@ -95,6 +95,10 @@ def frame_of(event: ChatEvent) -> dict[str, Any]:
 
 
 def _locked(db: Session, conversation_id: int) -> ChatConversation:
+    """The conversation, locked, its ticket locked before it: every path takes the two in the reply path's order
+    (tickets.service.reply locks the ticket, then deliver_reply the chat), so none waits for the other in a
+    circle."""
+    repository.lock_ticket_of(db, conversation_id)
     conversation = repository.lock(db, conversation_id)
     if conversation is None:
         raise NotFound(f"chat {conversation_id} not found")
@@ -273,12 +277,18 @@ def continue_by_email(db: Session, conversation_id: int, email: str | None, phon
     if conversation.status is ChatStatus.ENDED:
         return
     if email and not conversation.visitor_email:
-        sender = Sender(email=normalise_email(email), external_id=conversation.visitor_id)  # the email joins the customer's identities
+        # The address joins the customer's identities (found by the visitor id they chatted as).
+        sender = Sender(email=normalise_email(email), external_id=conversation.visitor_id)
         conversation.visitor_email = sender.email
         customers.identify(db, conversation.brand_id, sender, phone_region)
     if not _has_email(conversation):
         raise InvalidInput("give an email address to continue by email", field="email")
     end(db, conversation, actor, "the customer continues by email", by_email=True)
+
+
+def customer_end(db: Session, conversation_id: int) -> None:
+    """The customer said goodbye: the chat ends and continues by email (when they gave an address)."""
+    end(db, _locked(db, conversation_id), CUSTOMER_ACTOR, "the customer ended the chat", by_email=True)
 
 
 def end(db: Session, conversation: ChatConversation, actor: Actor, reason: str, *, by_email: bool) -> None:
@@ -408,7 +418,7 @@ def follow_assignments(db: Session) -> int:
     """The router (or a person) gave a chat's ticket to an agent, took it back or gave it to another: the chat
     says so to the customer ("agent joined/left"), and the agent's socket is told of the new chat."""
     done = 0
-    for conversation_id in repository.assignment_changes(db, BATCH, lock=True):
+    for conversation_id in repository.assignment_changes(db, BATCH, lock=False):
         conversation = _locked(db, conversation_id)
         assert conversation.ticket_id is not None
         ticket = db.get_one(Ticket, conversation.ticket_id)
@@ -439,7 +449,7 @@ def offer_email_due(db: Session, max_wait: dt.timedelta) -> bool:
 
 def offer_email_after_wait(db: Session, max_wait: dt.timedelta) -> int:
     done = 0
-    for conversation_id in repository.unanswered_since(db, utcnow() - max_wait, BATCH, lock=True):
+    for conversation_id in repository.unanswered_since(db, utcnow() - max_wait, BATCH, lock=False):
         conversation = _locked(db, conversation_id)
         if conversation.status is ChatStatus.WAITING and conversation.email_offered_at is None:
             minutes = max_wait.total_seconds() / 60
@@ -456,7 +466,7 @@ def end_left_due(db: Session, grace: dt.timedelta) -> bool:
 def end_left(db: Session, grace: dt.timedelta) -> int:
     """Chats whose customer has been gone longer than the grace time end and continue by email."""
     done = 0
-    for conversation_id in repository.left_before(db, utcnow() - grace, BATCH, lock=True):
+    for conversation_id in repository.left_before(db, utcnow() - grace, BATCH, lock=False):
         conversation = _locked(db, conversation_id)
         if conversation.status is not ChatStatus.ENDED and conversation.customer_left_at is not None:
             end(db, conversation, SYSTEM_ACTOR, "the customer left the chat", by_email=True)

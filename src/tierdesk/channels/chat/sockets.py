@@ -416,12 +416,7 @@ async def _customer_frame(conn: Connection, conversation_id: int, kind: str, fra
         await conn.db(lambda db: service.continue_by_email(db, conversation_id, email, region, CUSTOMER_ACTOR))
     elif kind == "end":
 
-        def goodbye(db: Any) -> None:
-            conversation = repository.lock(db, conversation_id)
-            if conversation is not None:
-                service.end(db, conversation, CUSTOMER_ACTOR, "the customer ended the chat", by_email=True)
-
-        await conn.db(goodbye)
+        await conn.db(lambda db: service.customer_end(db, conversation_id))
     else:
         raise InvalidInput(f"unknown frame type {kind!r}; a customer sends start, resume, message, typing, "
                            "delivered, read, email, end", field="type")
