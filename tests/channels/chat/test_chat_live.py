@@ -39,6 +39,8 @@ def _ticket(database, ticket_id: int) -> Ticket:
 
 def test_a_whole_conversation_customer_and_agent(server, world, database):
     async def scene():
+        desk = await agent(server.url, world.tokens["agent"])  # signed in before the chat exists
+        assert desk.frames[0]["chats"] == []
         maria = await customer(server.url)
         await maria.send(type="start", visitor="visitor-maria-1", name="Maria", email="maria@example.com")
         started = await maria.next("started")
@@ -51,8 +53,9 @@ def test_a_whole_conversation_customer_and_agent(server, world, database):
         joined = await maria.next("event", kind="agent_joined")
         assert joined["agent_id"] == world.agents["agent"] and joined["name"] == "agent"
 
-        desk = await agent(server.url, world.tokens["agent"])
-        assert [c["conversation"] for c in desk.frames[0]["chats"]] == [conversation]
+        offered = await desk.next("chat_offered")  # the router gave it to them
+        assert offered["conversation"] == conversation and offered["customer"] == "Maria"
+        assert offered["ticket_id"] == ack["ticket_id"]
         seen = await desk.next("event", conversation=conversation, seq=1)
         assert seen["text"] == BILLING
         await desk.send(type="typing", conversation=conversation, active=True)

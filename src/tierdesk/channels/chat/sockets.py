@@ -97,7 +97,7 @@ class Connection:
         self._unsubscribe: list[Callable[[], None]] = []
         self._send_lock = asyncio.Lock()
         self._frames: deque[float] = deque()
-        self.tasks: list[asyncio.Task[None]] = []
+        self.tasks: set[asyncio.Future[None]] = set()
 
     # -- the database, in threads ------------------------------------------------------------------------------------
     async def db(self, work: Callable[[Any], T], *, write: bool = True) -> T:
@@ -186,7 +186,7 @@ class Connection:
         side, _, active = text.partition(":")
         if side != self.side.value:
             frame = {"type": "typing", "conversation": conversation_id, "from": side, "active": active == "1"}
-            self.loop.call_soon_threadsafe(lambda: self.tasks.append(asyncio.ensure_future(self.send(frame))))
+            self.loop.call_soon_threadsafe(lambda: self.spawn(self.send(frame)))
 
     def _poke(self, conversation_id: int) -> None:
         if conversation_id not in self._pending:
@@ -216,10 +216,16 @@ class Connection:
         text = f"{self.side.value}:{'1' if active else '0'}"
         await anyio.to_thread.run_sync(self.bus.publish_now, service.typing_topic(conversation_id), text)
 
+    def spawn(self, work: Any) -> None:
+        """Run `work` beside the connection (cancelled with it; forgotten once done)."""
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        for task in self.tasks:
+        for task in list(self.tasks):
             task.cancel()
 
 
@@ -304,7 +310,7 @@ async def customer_socket(websocket: WebSocket, brand: str = "") -> None:
                      "max_message_chars": state.settings.chat_max_message_chars})
     conversation_id: int | None = None
     connection = secrets.token_hex(8)
-    conn.tasks.append(asyncio.create_task(conn.pump()))
+    conn.spawn(conn.pump())
     try:
         async for frame in conn.frames():
             kind = frame["type"]
@@ -313,7 +319,7 @@ async def customer_socket(websocket: WebSocket, brand: str = "") -> None:
                     if conversation_id is not None:
                         raise InvalidInput("this connection has its conversation already", field="type")
                     conversation_id = await _open(conn, frame, brand_id, connection)
-                    conn.tasks.append(asyncio.create_task(_waiting_updates(conn, conversation_id)))
+                    conn.spawn(_waiting_updates(conn, conversation_id))
                     continue
                 if conversation_id is None:
                     raise InvalidInput('first "start" a conversation or "resume" one', field="type")
@@ -504,12 +510,12 @@ async def _agent_session(conn: Connection, principal: Principal, after: dict[str
 
     def offered(text: str) -> None:
         if text.isdigit():
-            conn.tasks.append(asyncio.ensure_future(_offer(conn, int(text))))
+            conn.spawn(_offer(conn, int(text)))
 
     conn.subscribe(service.agent_topic(agent_id), offered)  # before reading: no offer falls between
     chats = await conn.db(open_chats, write=False)
     await conn.send({"type": "welcome", "agent_id": agent_id, "chats": chats})
-    conn.tasks.append(asyncio.create_task(conn.pump()))
+    conn.spawn(conn.pump())
     for chat in chats:
         seen = after.get(str(chat["conversation"]), 0)
         conn.watch(chat["conversation"], seen if isinstance(seen, int) and not isinstance(seen, bool) else 0)
