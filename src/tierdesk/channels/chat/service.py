@@ -368,8 +368,8 @@ def agent_message(db: Session, principal: Principal, conversation_id: int, text:
         raise InvalidInput("this chat has ended; reply on the ticket instead", field="conversation")
     assert conversation.ticket_id is not None  # agent_conversation checked
     tickets.reply(db, principal, conversation.ticket_id, MessageCreate(body=text))
-    locked = _locked(db, conversation_id)
-    return locked.last_seq
+    # deliver_reply appended it under the lock it still holds: the seq is the conversation's last.
+    return db.get_one(ChatConversation, conversation_id).last_seq
 
 
 def agent_end(db: Session, principal: Principal, conversation_id: int, disposition: str | None,

@@ -98,6 +98,7 @@ class Connection:
         self._send_lock = asyncio.Lock()
         self._frames: deque[float] = deque()
         self.tasks: set[asyncio.Future[None]] = set()
+        self.ticket_id: int | None = None  # the customer's chat's ticket, once its first message opened it
 
     # -- the database, in threads ------------------------------------------------------------------------------------
     async def db(self, work: Callable[[Any], T], *, write: bool = True) -> T:
@@ -400,14 +401,15 @@ async def _customer_frame(conn: Connection, conversation_id: int, kind: str, fra
     if kind == "message":
         text = _text(frame, conn.settings.chat_max_message_chars)
         client_id = _client_id(frame)
-        first = await conn.db(lambda db: db.get_one(ChatConversation, conversation_id).ticket_id is None,
-                              write=False)
+        first = conn.ticket_id is None and await conn.db(
+            lambda db: db.get_one(ChatConversation, conversation_id).ticket_id is None, write=False)
         reading = None
         if first:  # triage reads the first message before the transaction (it needs no database)
             reading = await anyio.to_thread.run_sync(service.read_customer_message, state.triage, text,
                                                      limiter=state.computing_threads)
         done = await conn.db(lambda db: service.customer_message(db, state.intake, conversation_id, text, client_id,
                                                                  reading))
+        conn.ticket_id = done.ticket_id
         await conn.send({"type": "ack", "client_id": client_id, "seq": done.seq, "ticket_id": done.ticket_id})
         if first:
             await _send_waiting(conn, conversation_id)
