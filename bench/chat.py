@@ -16,7 +16,10 @@ received is lost, one received twice is duplicated.
 Prints the figures and the conditions; the last line is JSON:
 {"chats", "rounds", "messages", "messages_per_s", "p50_ms", "p99_ms", "lost", "duplicated", "conditions"}
 
-    python bench/chat.py [--chats 1000] [--agents 20] [--rounds 6] [--pg-url URL]
+With --think the customers take that long (0.5-1.5 x) to write each next message, as people do; without, each
+chat is a closed loop and the figures are those of a saturated service.
+
+    python bench/chat.py [--chats 1000] [--agents 20] [--rounds 6] [--think 0] [--pg-url URL]
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
+import random  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -137,8 +141,8 @@ class Stats:
 
 
 class Customer:
-    def __init__(self, n: int, base: str, rounds: int, stats: Stats):
-        self.n, self.base, self.rounds, self.stats = n, base, rounds, stats
+    def __init__(self, n: int, base: str, rounds: int, stats: Stats, think: float = 0.0):
+        self.n, self.base, self.rounds, self.stats, self.think = n, base, rounds, stats, think
         self.ws: ClientConnection | None = None
         self.conversation = 0
         self.token = ""
@@ -205,6 +209,9 @@ class Customer:
                     self.done.set()
                 elif self.round == self.rounds // 2 and not self.halfway.is_set():
                     self.halfway.set()  # the cut: write, and go away without waiting
+                elif self.think:
+                    asyncio.get_running_loop().call_later(self.think * random.uniform(0.5, 1.5),
+                                                          lambda: asyncio.ensure_future(self.write()))
                 else:
                     await self.write()
 
@@ -267,12 +274,12 @@ class Agent:
         await self.ws.close()
 
 
-async def scenario(urls: list[str], tokens: list[str], chats: int, rounds: int) -> dict[str, Any]:
+async def scenario(urls: list[str], tokens: list[str], chats: int, rounds: int, think: float) -> dict[str, Any]:
     stats = Stats()
     reconnected = asyncio.Event()
     Customer.reconnected = reconnected
     agents = [Agent(t, urls[i % 2], stats) for i, t in enumerate(tokens)]
-    customers = [Customer(n, urls[(n + 1) % 2], rounds, stats) for n in range(chats)]
+    customers = [Customer(n, urls[(n + 1) % 2], rounds, stats, think) for n in range(chats)]
     agent_tasks = [asyncio.create_task(a.run(reconnected)) for a in agents]
     await asyncio.sleep(1)  # the agents are signed in
     started = time.perf_counter()
@@ -320,6 +327,8 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=6, help="customer messages per chat (each answered)")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds a customer takes to write the next message (0: at once, a closed loop)")
     parser.add_argument("--pg-url", default=os.environ.get("TIERDESK_BENCH_PG_URL", DEFAULT_PG))
     args = parser.parse_args()
     fresh_database(args.pg_url)
@@ -327,7 +336,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         processes, urls = start_servers(args.pg_url, Path(tmp), args.chats)
         try:
-            outcome = asyncio.run(scenario(urls, tokens, args.chats, args.rounds))
+            outcome = asyncio.run(scenario(urls, tokens, args.chats, args.rounds, args.think))
         finally:
             for proc in processes:
                 proc.terminate()
@@ -337,7 +346,8 @@ def main() -> None:
     latencies = sorted(stats.latencies)
     p50 = statistics.median(latencies) * 1000 if latencies else None
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else None
-    conditions = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
+    conditions = {"think_seconds": args.think,
+                  "machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
                   "database": "postgresql", "serve_processes": 2, "agents": args.agents,
                   "clients": "one asyncio process for every customer and agent socket (its own load counts in the "
                              "latency)"}

@@ -195,7 +195,18 @@ class Connection:
             self._wake.put_nowait(conversation_id)
 
     async def pump(self) -> None:
-        """Send what the log holds after each conversation's last sent seq (a notification only says where)."""
+        """Send what the log holds after each conversation's last sent seq (a notification only says where). If
+        the database cannot be read, the socket closes (1011): the client reconnects and resumes from its seq,
+        rather than staying open and hearing nothing."""
+        try:
+            await self._pump()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("chat socket could not read its events; closing it for the client to resume")
+            await self.ws.close(code=1011, reason="the server could not read the chat; reconnect")
+
+    async def _pump(self) -> None:
         while True:
             conversation_id = await self._wake.get()
             self._pending.discard(conversation_id)
