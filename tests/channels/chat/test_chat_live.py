@@ -134,9 +134,13 @@ def test_a_reconnect_in_the_middle_loses_nothing_and_doubles_nothing(server, wor
         last = c.last_seq[conversation]
         await c.close()  # the phone sleeps
         # Meanwhile the agent writes three messages.
+        acks = []
         for n in range(3):
             await desk.send(type="message", conversation=conversation, text=f"reply {n}", client_id=f"r{n}")
-            await desk.next("ack", client_id=f"r{n}")
+            acks.append((await desk.next("ack", client_id=f"r{n}"))["seq"])
+        # The agent's resend of a message whose ack it missed is not stored twice either.
+        await desk.send(type="message", conversation=conversation, text="reply 2", client_id="r2")
+        assert (await desk.next("ack", client_id="r2"))["seq"] == acks[2]
         # The customer comes back with the last seq it saw, resends its last message (lost ack) and writes again.
         back = await customer(server.url)
         await back.send(type="resume", conversation=conversation, token=token, after=last)

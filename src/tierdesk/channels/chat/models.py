@@ -78,7 +78,11 @@ class ChatEvent(Base):
     """One stored event of a conversation, numbered 1, 2, 3... by `seq` within it. Never updated or deleted."""
 
     __tablename__ = "chat_events"
-    __table_args__ = (sa.UniqueConstraint("conversation_id", "seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("conversation_id", "seq"),
+        # A client's message id, per side: a message resent after a lost ack is recognised, not stored twice.
+        sa.UniqueConstraint("conversation_id", "actor_kind", "client_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(
@@ -88,6 +92,7 @@ class ChatEvent(Base):
     actor_kind: Mapped[ActorKind] = mapped_column(str_enum(ActorKind, "actor_kind"))
     agent_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("messages.id", ondelete="SET NULL"))
+    client_id: Mapped[str | None] = mapped_column(sa.String(64))  # the sender's id of a message
     # What the frame shows beside the kind: a message's text, the seq a mark reaches, an agent's name, a reason.
     data: Mapped[dict[str, Any]] = mapped_column(JsonData, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

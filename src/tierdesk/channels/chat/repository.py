@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from tierdesk.agents.models import Agent
 from tierdesk.channels.chat.models import ChatConversation, ChatEvent
 from tierdesk.customers.models import Customer
-from tierdesk.kit.vocabulary import ChatEventKind, ChatStatus
+from tierdesk.kit.vocabulary import ActorKind, ChatEventKind, ChatStatus
 from tierdesk.tickets.models import Message, Ticket
 
 _OPEN = ChatConversation.status != ChatStatus.ENDED
@@ -129,3 +129,13 @@ def lock_ticket_of(db: Session, conversation_id: int) -> None:
     ticket_id = db.scalar(sa.select(ChatConversation.ticket_id).where(ChatConversation.id == conversation_id))
     if ticket_id is not None:
         db.execute(sa.select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
+
+
+def seq_of_client_message(db: Session, conversation_id: int, side: ActorKind, client_id: str) -> int | None:
+    return db.scalar(sa.select(ChatEvent.seq).where(ChatEvent.conversation_id == conversation_id,
+                                                    ChatEvent.actor_kind == side, ChatEvent.client_id == client_id))
+
+
+def event_of_message(db: Session, conversation_id: int, message_id: int) -> ChatEvent | None:
+    return db.scalar(sa.select(ChatEvent).where(ChatEvent.conversation_id == conversation_id,
+                                                ChatEvent.message_id == message_id))

@@ -74,12 +74,13 @@ def _digest(secret_key: str, token: str) -> str:
 
 # -- the log -----------------------------------------------------------------------------------------------------------
 def append(db: Session, conversation: ChatConversation, kind: ChatEventKind, actor: Actor, *,
-           data: dict[str, Any] | None = None, message_id: int | None = None) -> ChatEvent:
+           data: dict[str, Any] | None = None, message_id: int | None = None,
+           client_id: str | None = None) -> ChatEvent:
     """The conversation's next event. The caller holds the conversation's row lock (repository.lock)."""
     conversation.last_seq += 1
     event = ChatEvent(conversation_id=conversation.id, seq=conversation.last_seq, kind=kind,
-                      actor_kind=actor.kind, agent_id=actor.agent_id, message_id=message_id, data=data or {},
-                      created_at=utcnow())
+                      actor_kind=actor.kind, agent_id=actor.agent_id, message_id=message_id, client_id=client_id,
+                      data=data or {}, created_at=utcnow())
     db.add(event)
     live.publish(db, topic(conversation.id), str(conversation.last_seq))
     return event
@@ -221,7 +222,7 @@ def customer_message(db: Session, intake: IntakePipeline, conversation_id: int, 
         mutations.record_event(db, ticket, EventKind.CHAT_STARTED, CUSTOMER_ACTOR,
                                after={"conversation_id": conversation.id})
     event = append(db, conversation, ChatEventKind.MESSAGE, CUSTOMER_ACTOR, message_id=result.message_id,
-                   data={"text": body_text, "client_id": client_id,
+                   client_id=client_id, data={"text": body_text, "client_id": client_id,
                          "name": conversation.visitor_name or "you"})
     if first:
         calendar = _calendar(db, conversation.brand_id)
@@ -361,15 +362,22 @@ def agent_conversation(db: Session, principal: Principal, conversation_id: int) 
     return conversation
 
 
-def agent_message(db: Session, principal: Principal, conversation_id: int, text: str) -> int:
-    """The agent writes in the chat: a public reply to its ticket, through the one reply path. Returns its seq."""
-    conversation = agent_conversation(db, principal, conversation_id)
+def agent_message(db: Session, principal: Principal, conversation_id: int, text: str, client_id: str) -> int:
+    """The agent writes in the chat: a public reply to its ticket, through the one reply path. Returns its seq; a
+    resend of the same client_id (its ack was lost) is not stored twice."""
+    agent_conversation(db, principal, conversation_id)
+    conversation = _locked(db, conversation_id)
+    earlier = repository.seq_of_client_message(db, conversation_id, ActorKind.AGENT, client_id)
+    if earlier is not None:
+        return earlier
     if conversation.status is ChatStatus.ENDED:
         raise InvalidInput("this chat has ended; reply on the ticket instead", field="conversation")
     assert conversation.ticket_id is not None  # agent_conversation checked
-    tickets.reply(db, principal, conversation.ticket_id, MessageCreate(body=text))
-    # deliver_reply appended it under the lock it still holds: the seq is the conversation's last.
-    return db.get_one(ChatConversation, conversation_id).last_seq
+    message = tickets.reply(db, principal, conversation.ticket_id, MessageCreate(body=text))
+    event = repository.event_of_message(db, conversation_id, message.id)  # deliver_reply appended it
+    assert event is not None
+    event.client_id = client_id
+    return event.seq
 
 
 def agent_end(db: Session, principal: Principal, conversation_id: int, disposition: str | None,

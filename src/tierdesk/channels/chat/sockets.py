@@ -176,9 +176,10 @@ class Connection:
 
         self._unsubscribe.append(self.bus.subscribe(topic, called))
 
-    def _notified(self, topic: str, _text: str) -> None:  # any thread
+    def _notified(self, topic: str, text: str) -> None:  # any thread
         conversation_id = int(topic.rpartition(":")[2])
-        self.loop.call_soon_threadsafe(self._poke, conversation_id)
+        seq = int(text) if text.isdigit() else None
+        self.loop.call_soon_threadsafe(self._poke, conversation_id, seq)
 
     def _typing(self, topic: str, text: str) -> None:  # any thread
         if not text or text == "*":
@@ -189,7 +190,9 @@ class Connection:
             frame = {"type": "typing", "conversation": conversation_id, "from": side, "active": active == "1"}
             self.loop.call_soon_threadsafe(lambda: self.spawn(self.send(frame)))
 
-    def _poke(self, conversation_id: int) -> None:
+    def _poke(self, conversation_id: int, seq: int | None = None) -> None:
+        if seq is not None and seq <= self.sent.get(conversation_id, 0):
+            return  # sent already (read with an earlier notification's batch)
         if conversation_id not in self._pending:
             self._pending.add(conversation_id)
             self._wake.put_nowait(conversation_id)
@@ -565,7 +568,7 @@ async def _agent_frame(conn: Connection, principal: Principal, frame: dict[str, 
     if kind == "message":
         text = _text(frame, conn.settings.chat_max_message_chars)
         client_id = _client_id(frame)
-        seq = await conn.db(lambda db: service.agent_message(db, principal, conversation_id, text))
+        seq = await conn.db(lambda db: service.agent_message(db, principal, conversation_id, text, client_id))
         await conn.send({"type": "ack", "conversation": conversation_id, "client_id": client_id, "seq": seq})
         conn.watch(conversation_id, 0)
     elif kind == "typing":

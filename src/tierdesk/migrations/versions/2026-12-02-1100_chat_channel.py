@@ -75,12 +75,14 @@ def upgrade() -> None:
     sa.Column('actor_kind', sa.Enum('agent', 'customer', 'system', 'integration', name='actor_kind', native_enum=False, create_constraint=True, length=16), nullable=False),
     sa.Column('agent_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('message_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('client_id', sa.String(length=64), nullable=True),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('created_at', tierdesk.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], name=op.f('fk_chat_events_agent_id_agents'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['conversation_id'], ['chat_conversations.id'], name=op.f('fk_chat_events_conversation_id_chat_conversations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_chat_events_message_id_messages'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_chat_events')),
+    sa.UniqueConstraint('conversation_id', 'actor_kind', 'client_id', name=op.f('uq_chat_events_conversation_id_actor_kind_client_id')),
     sa.UniqueConstraint('conversation_id', 'seq', name=op.f('uq_chat_events_conversation_id_seq'))
     )
 
