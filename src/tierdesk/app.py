@@ -36,7 +36,7 @@ from tierdesk.db import Database, get_database
 from tierdesk.deps import SlotQueue, api_guard
 from tierdesk.intake.api import router as intake_router
 from tierdesk.intake.pipeline import default_pipeline
-from tierdesk.jobs.live import live_bus
+from tierdesk.jobs import live
 from tierdesk.jobs.worker import Worker
 from tierdesk.kit.errors import ERROR_RESPONSES, DomainError, TooManyRequests
 from tierdesk.kit.vocabulary import Channel
@@ -217,6 +217,7 @@ def create_app(
         # Pure computation (POST /triage): threads of its own, so it never takes the database's request threads.
         app.state.computing_threads = anyio.CapacityLimiter(max(1, settings.request_threads // 2))
         app.state.health_thread = anyio.CapacityLimiter(1)  # /healthz never needs a request slot or thread
+        app.state.live = live.acquire(database)  # chat sockets (and live pages) hear of changes committed anywhere
         worker = None
         if run_worker:
             worker = Worker(database, default_jobs(settings), settings.worker_poll_seconds)
@@ -226,6 +227,7 @@ def create_app(
         finally:
             if worker:
                 worker.stop()
+            live.release(app.state.live)
 
     app = FastAPI(
         title="tierdesk",
@@ -243,7 +245,6 @@ def create_app(
     app.state.triage = TriagerSource(settings.effective_triage_model_path, settings.triage_confidence_threshold)
     app.state.intake = default_pipeline(settings.default_phone_region, app.state.triage)
     app.state.email_inbound = EmailInbound(database, settings, app.state.triage, app.state.intake)
-    app.state.live = live_bus(database)  # chat sockets (and live pages) hear of changes committed anywhere
     deliver_replies(Channel.CHAT, chat.deliver_reply)  # agents' replies to chat tickets land in the chat
     install_error_handlers(app)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)

@@ -183,17 +183,30 @@ def publish(db: Session, topic: str, text: str = "") -> None:
         db.info.setdefault(_PENDING, []).append((topic, text))
 
 
-def live_bus(database: Database) -> LiveBus:
-    """The bus of this process for this database (one, made and started on first use): LISTEN/NOTIFY on
-    PostgreSQL, in-process on SQLite."""
-    with _made_lock:
-        bus = _made.get(id(database))
+def acquire(database: Database) -> LiveBus:
+    """The bus of this process for this database, started on first use: LISTEN/NOTIFY on PostgreSQL, in-process on
+    SQLite. One per database, so every server app and the in-process worker of a process share it; each user
+    gives it back with `release` (the last one stops it, closing its LISTEN connection)."""
+    with _lock:
+        bus, users = _buses.get(id(database), (None, 0))
         if bus is None or bus.database is not database:
-            bus = PostgresBus(database) if database.dialect == "postgresql" else LocalBus(database)
+            bus, users = (PostgresBus(database) if database.dialect == "postgresql" else LocalBus(database)), 0
             bus.start()
-            _made[id(database)] = bus
+        _buses[id(database)] = (bus, users + 1)
         return bus
 
 
-_made: dict[int, LiveBus] = {}
-_made_lock = threading.Lock()
+def release(bus: LiveBus) -> None:
+    with _lock:
+        found, users = _buses.get(id(bus.database), (None, 0))
+        if found is not bus:
+            return
+        if users > 1:
+            _buses[id(bus.database)] = (bus, users - 1)
+            return
+        del _buses[id(bus.database)]
+    bus.stop()
+
+
+_buses: dict[int, tuple[LiveBus, int]] = {}
+_lock = threading.Lock()
