@@ -118,11 +118,6 @@ def agent_name(db: Session, agent_id: int) -> str | None:
     return db.scalar(sa.select(Agent.display_name).where(Agent.id == agent_id))
 
 
-def seq_of_message(db: Session, conversation_id: int, message_id: int) -> int | None:
-    return db.scalar(sa.select(ChatEvent.seq).where(ChatEvent.conversation_id == conversation_id,
-                                                    ChatEvent.message_id == message_id))
-
-
 def lock_ticket_of(db: Session, conversation_id: int) -> None:
     """Lock the conversation's ticket (when it has one) before the conversation: the reply path locks in that
     order (the ticket, then its chat), and taking them the other way round would deadlock with it."""

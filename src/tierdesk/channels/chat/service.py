@@ -40,6 +40,7 @@ from tierdesk.kit.vocabulary import (
     ChatEventKind,
     ChatStatus,
     EventKind,
+    MessageDirection,
     OutboxTopic,
     TicketStatus,
 )
@@ -192,38 +193,49 @@ def read_customer_message(triage: TriagerSource | None, text: str) -> Any:
 
 def customer_message(db: Session, intake: IntakePipeline, conversation_id: int, text: str, client_id: str,
                      reading: Any = None, now: dt.datetime | None = None) -> CustomerMessage:
-    """The customer wrote: the message goes into the ticket through intake (the first one opens the ticket), and
-    into the chat's log. A resend of the same client_id is recognised and not stored twice."""
+    """The customer wrote: the message goes into the ticket, and into the chat's log. The first one goes through
+    intake (the ticket opens, triaged); the later ones join that ticket through tickets.mutations.add_message, as
+    intake would add them, without identifying the customer again. A resend of the same client_id (its ack was
+    lost) is recognised and not stored twice."""
     conversation = _locked(db, conversation_id)
+    earlier = repository.seq_of_client_message(db, conversation_id, ActorKind.CUSTOMER, client_id)
+    if earlier is not None:
+        assert conversation.ticket_id is not None  # a stored message opened it
+        return CustomerMessage(None, earlier, conversation.ticket_id)
     if conversation.status is ChatStatus.ENDED:
         raise InvalidInput("this chat has ended; start a new one", field="type")
     external_id = f"chat:{conversation.id}:{client_id}"
-    brand = db.get_one(Brand, conversation.brand_id)
-    first = conversation.ticket_id is None
-    contact = ContactIn(
-        brand=brand.slug, channel=Channel.CHAT,
-        sender=Sender(email=conversation.visitor_email, external_id=conversation.visitor_id,
-                      name=conversation.visitor_name),
-        body=text, external_id=external_id, thread_ref=f"chat:{conversation.id}",
-    )
     # Plain text: what the customer typed is shown as text (HTML in it is escaped, never rendered).
     body_text, body_html = tickets.message_bodies(text, None)
-    prepared = PreparedContact(body_text, body_html, reading if first else None,
-                               continues_ticket_id=conversation.ticket_id)
-    result = intake.receive(db, SYSTEM, contact, prepared)
-    if result.duplicate:  # a resend (the ack was lost): the seq it was stored under
-        seq = repository.seq_of_message(db, conversation.id, result.message_id)
-        return CustomerMessage(None, seq if seq is not None else conversation.last_seq, result.ticket.id)
-    ticket = db.get_one(Ticket, result.ticket.id)
-    if first:
+    ticket = db.get(Ticket, conversation.ticket_id) if conversation.ticket_id is not None else None
+    first = ticket is None or ticket.status is TicketStatus.CLOSED
+    if ticket is not None and not first:
+        message = mutations.add_message(
+            db, ticket, direction=MessageDirection.INBOUND, channel=Channel.CHAT, body_text=body_text,
+            body_html=body_html, actor=CUSTOMER_ACTOR, author_customer_id=conversation.customer_id,
+            external_id=external_id, thread_ref=f"chat:{conversation.id}")
+        db.flush()
+        message_id = message.id
+    else:
+        brand = db.get_one(Brand, conversation.brand_id)
+        contact = ContactIn(
+            brand=brand.slug, channel=Channel.CHAT,
+            sender=Sender(email=conversation.visitor_email, external_id=conversation.visitor_id,
+                          name=conversation.visitor_name),
+            body=text, external_id=external_id, thread_ref=f"chat:{conversation.id}",
+        )
+        prepared = PreparedContact(body_text, body_html, reading)
+        result = intake.receive(db, SYSTEM, contact, prepared)
+        ticket = db.get_one(Ticket, result.ticket.id)
+        message_id = result.message_id
         conversation.ticket_id = ticket.id
         conversation.customer_id = result.customer_id
-        conversation.started_at = utcnow()
+        conversation.started_at = conversation.started_at or utcnow()
         mutations.record_event(db, ticket, EventKind.CHAT_STARTED, CUSTOMER_ACTOR,
                                after={"conversation_id": conversation.id})
-    event = append(db, conversation, ChatEventKind.MESSAGE, CUSTOMER_ACTOR, message_id=result.message_id,
+    event = append(db, conversation, ChatEventKind.MESSAGE, CUSTOMER_ACTOR, message_id=message_id,
                    client_id=client_id, data={"text": body_text, "client_id": client_id,
-                         "name": conversation.visitor_name or "you"})
+                                              "name": conversation.visitor_name or "you"})
     if first:
         calendar = _calendar(db, conversation.brand_id)
         if calendar is not None and not business_hours.is_open(calendar, now or utcnow()):
