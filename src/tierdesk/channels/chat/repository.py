@@ -118,10 +118,11 @@ def agent_name(db: Session, agent_id: int) -> str | None:
     return db.scalar(sa.select(Agent.display_name).where(Agent.id == agent_id))
 
 
-def lock_ticket_of(db: Session, conversation_id: int) -> None:
-    """Lock the conversation's ticket (when it has one) before the conversation: the reply path locks in that
-    order (the ticket, then its chat), and taking them the other way round would deadlock with it."""
-    ticket_id = db.scalar(sa.select(ChatConversation.ticket_id).where(ChatConversation.id == conversation_id))
+def lock_ticket_of(db: Session, conversation_id: int, ticket_id: int | None = None) -> None:
+    """Lock the conversation's ticket (when it has one; given when the caller knows it) before the conversation:
+    the reply path locks in that order (the ticket, then its chat), and the other way round would deadlock."""
+    if ticket_id is None:
+        ticket_id = db.scalar(sa.select(ChatConversation.ticket_id).where(ChatConversation.id == conversation_id))
     if ticket_id is not None:
         db.execute(sa.select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
 
@@ -130,7 +131,3 @@ def seq_of_client_message(db: Session, conversation_id: int, side: ActorKind, cl
     return db.scalar(sa.select(ChatEvent.seq).where(ChatEvent.conversation_id == conversation_id,
                                                     ChatEvent.actor_kind == side, ChatEvent.client_id == client_id))
 
-
-def event_of_message(db: Session, conversation_id: int, message_id: int) -> ChatEvent | None:
-    return db.scalar(sa.select(ChatEvent).where(ChatEvent.conversation_id == conversation_id,
-                                                ChatEvent.message_id == message_id))

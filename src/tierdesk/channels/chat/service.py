@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,9 @@ from tierdesk.tickets.schemas import MessageCreate, TicketUpdate
 from tierdesk.triage.service import TriagerSource, read_message
 
 BATCH = 200
+_CLIENT_ID = "tierdesk_chat_client_id"  # session info: the client's id of the agent message being replied
+AGENT_NAME_TTL = 60.0  # seconds an agent's display name is remembered (a renamed agent shows so within a minute)
+_agent_names: dict[int, tuple[str | None, float]] = {}
 DEFAULT_EXPECTED_WAIT = 60.0  # seconds per place in the queue, until the brand has answered chats to learn from
 
 
@@ -96,11 +100,11 @@ def frame_of(event: ChatEvent) -> dict[str, Any]:
     return frame
 
 
-def _locked(db: Session, conversation_id: int) -> ChatConversation:
+def _locked(db: Session, conversation_id: int, ticket_id: int | None = None) -> ChatConversation:
     """The conversation, locked, its ticket locked before it: every path takes the two in the reply path's order
     (tickets.service.reply locks the ticket, then deliver_reply the chat), so none waits for the other in a
     circle."""
-    repository.lock_ticket_of(db, conversation_id)
+    repository.lock_ticket_of(db, conversation_id, ticket_id)
     conversation = repository.lock(db, conversation_id)
     if conversation is None:
         raise NotFound(f"chat {conversation_id} not found")
@@ -343,6 +347,16 @@ def transcript(db: Session, conversation: ChatConversation, ticket: Ticket) -> s
 
 
 # -- the agent's side ------------------------------------------------------------------------------------------------
+def _agent_name(db: Session, agent_id: int) -> str | None:
+    """The name the customer sees, remembered a minute (one query less on every reply)."""
+    known = _agent_names.get(agent_id)
+    if known is not None and known[1] > time.monotonic():
+        return known[0]
+    name = repository.agent_name(db, agent_id)
+    _agent_names[agent_id] = (name, time.monotonic() + AGENT_NAME_TTL)
+    return name
+
+
 def deliver_reply(db: Session, ticket: Ticket, message: Message) -> bool:
     """tickets.service.reply's delivery for chat tickets: the reply joins the chat's log. A chat that continued
     by email sends it by email; a chat that ended otherwise (or never started) leaves it to the default."""
@@ -354,9 +368,10 @@ def deliver_reply(db: Session, ticket: Ticket, message: Message) -> bool:
             outbox.enqueue(db, OutboxTopic.EMAIL_SEND, {"message_id": message.id})
             return True
         return False
-    name = repository.agent_name(db, message.author_agent_id) if message.author_agent_id else None
+    name = _agent_name(db, message.author_agent_id) if message.author_agent_id else None
     append(db, conversation, ChatEventKind.MESSAGE, Actor(ActorKind.AGENT, message.author_agent_id),
-           message_id=message.id, data={"text": message.body_text, "name": name or "Agent"})
+           message_id=message.id, client_id=db.info.pop(_CLIENT_ID, None),
+           data={"text": message.body_text, "name": name or "Agent"})
     return True
 
 
@@ -377,19 +392,21 @@ def agent_conversation(db: Session, principal: Principal, conversation_id: int) 
 def agent_message(db: Session, principal: Principal, conversation_id: int, text: str, client_id: str) -> int:
     """The agent writes in the chat: a public reply to its ticket, through the one reply path. Returns its seq; a
     resend of the same client_id (its ack was lost) is not stored twice."""
-    agent_conversation(db, principal, conversation_id)
-    conversation = _locked(db, conversation_id)
+    seen = agent_conversation(db, principal, conversation_id)
+    conversation = _locked(db, conversation_id, seen.ticket_id)
     earlier = repository.seq_of_client_message(db, conversation_id, ActorKind.AGENT, client_id)
     if earlier is not None:
         return earlier
     if conversation.status is ChatStatus.ENDED:
         raise InvalidInput("this chat has ended; reply on the ticket instead", field="conversation")
     assert conversation.ticket_id is not None  # agent_conversation checked
-    message = tickets.reply(db, principal, conversation.ticket_id, MessageCreate(body=text))
-    event = repository.event_of_message(db, conversation_id, message.id)  # deliver_reply appended it
-    assert event is not None
-    event.client_id = client_id
-    return event.seq
+    db.info[_CLIENT_ID] = client_id  # for deliver_reply, which the reply path calls, to store with the event
+    try:
+        tickets.reply(db, principal, conversation.ticket_id, MessageCreate(body=text))
+    finally:
+        db.info.pop(_CLIENT_ID, None)
+    # deliver_reply appended it under the lock this transaction holds: the seq is the conversation's last.
+    return db.get_one(ChatConversation, conversation_id).last_seq
 
 
 def agent_end(db: Session, principal: Principal, conversation_id: int, disposition: str | None,
@@ -447,14 +464,14 @@ def follow_assignments(db: Session) -> int:
         if conversation.agent_id is not None:
             append(db, conversation, ChatEventKind.AGENT_LEFT, SYSTEM_ACTOR,
                    data={"agent_id": conversation.agent_id,
-                         "name": repository.agent_name(db, conversation.agent_id) or "Agent"})
+                         "name": _agent_name(db, conversation.agent_id) or "Agent"})
         conversation.agent_id = ticket.assignee_id
         if ticket.assignee_id is not None:
             conversation.status = ChatStatus.ACTIVE
             conversation.answered_at = conversation.answered_at or utcnow()
             append(db, conversation, ChatEventKind.AGENT_JOINED, Actor(ActorKind.AGENT, ticket.assignee_id),
                    data={"agent_id": ticket.assignee_id,
-                         "name": repository.agent_name(db, ticket.assignee_id) or "Agent"})
+                         "name": _agent_name(db, ticket.assignee_id) or "Agent"})
             live.publish(db, agent_topic(ticket.assignee_id), str(conversation.id))
         else:
             conversation.status = ChatStatus.WAITING
