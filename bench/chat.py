@@ -100,10 +100,10 @@ def prepare(url: str, agents: int) -> list[str]:
     return tokens
 
 
-def start_servers(url: str, data_dir: Path, chats: int) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+def start_servers(url: str, data_dir: Path, capacity: int) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERDESK_")}
     env.update(TIERDESK_DATABASE_URL=url, TIERDESK_DATA_DIR=str(data_dir), TIERDESK_SECRET_KEY=SECRET,
-               TIERDESK_TRIAGE_CONFIDENCE_THRESHOLD="0", TIERDESK_CAPACITY_CHAT=str(chats + 10),
+               TIERDESK_TRIAGE_CONFIDENCE_THRESHOLD="0", TIERDESK_CAPACITY_CHAT=str(capacity),
                TIERDESK_CHAT_RATE_LIMIT="1000", TIERDESK_CHAT_MAX_WAIT_SECONDS="3600",
                TIERDESK_CHAT_CUSTOMER_GRACE_SECONDS="3600", TIERDESK_CHAT_QUEUE_UPDATE_SECONDS="60",
                TIERDESK_DB_POOL_SIZE="20", TIERDESK_DB_MAX_OVERFLOW="40")
@@ -124,7 +124,8 @@ def start_servers(url: str, data_dir: Path, chats: int) -> tuple[list[subprocess
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server {base} did not start") from None
+                    log_text = "".join(p.read_text() for p in data_dir.glob("serve-*.log"))
+                    raise RuntimeError(f"server {base} did not start:\n{log_text}") from None
                 time.sleep(0.2)
     return processes, urls
 
@@ -356,7 +357,8 @@ def main() -> None:
     fresh_database(args.pg_url)
     tokens = prepare(args.pg_url, args.agents)
     with tempfile.TemporaryDirectory() as tmp:
-        processes, urls = start_servers(args.pg_url, Path(tmp), args.chats)
+        capacity = min(1000, -(-args.chats // args.agents) + 5)  # every chat finds an agent with room
+        processes, urls = start_servers(args.pg_url, Path(tmp), capacity)
         try:
             outcome = asyncio.run(scenario(urls, tokens, args.chats, args.rounds, args.think, args.ramp))
         finally:
