@@ -76,6 +76,9 @@ log = logging.getLogger("tierdesk.chat")
 router = APIRouter(prefix="/channels/chat")
 _VISITOR = re.compile(r"^[A-Za-z0-9_.:-]{8,100}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# Every so often a socket reads its chats' logs whatever it heard: a notification lost on the way (a LISTEN
+# connection that broke, a `tierdesk worker` in another process on SQLite) then costs a delay, never an event.
+SAFETY_READ_SECONDS = 60.0
 T = TypeVar("T")
 
 
@@ -201,6 +204,7 @@ class Connection:
         """Send what the log holds after each conversation's last sent seq (a notification only says where). If
         the database cannot be read, the socket closes (1011): the client reconnects and resumes from its seq,
         rather than staying open and hearing nothing."""
+        self.spawn(self.safety_reads())
         try:
             await self._pump()
         except asyncio.CancelledError:
@@ -208,6 +212,12 @@ class Connection:
         except Exception:
             log.exception("chat socket could not read its events; closing it for the client to resume")
             await self.ws.close(code=1011, reason="the server could not read the chat; reconnect")
+
+    async def safety_reads(self) -> None:
+        while True:
+            await asyncio.sleep(SAFETY_READ_SECONDS)
+            for conversation_id in list(self.sent):
+                self._poke(conversation_id)
 
     async def _pump(self) -> None:
         while True:
