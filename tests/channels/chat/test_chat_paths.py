@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import hmac
 import json
 import urllib.request
 
@@ -165,3 +167,46 @@ def test_the_widget_is_served_as_plain_files(client):
     assert "innerHTML" not in script.text  # what people write is only ever set as text
     css = client.get("/static/chat/widget.css")
     assert css.status_code == 200 and "@media (max-width: 480px)" in css.text
+
+
+def test_a_customer_signed_in_on_the_brands_site_is_recognised(tmp_path, database_url, available, database, client):
+    made = client.post("/api/v1/chat/settings/acme/identity-secret", headers=available.auth("admin"))
+    assert made.status_code == 201, made.text
+    secret = made.json()["identity_secret"]
+    assert client.post("/api/v1/chat/settings/acme/identity-secret",
+                       headers=available.auth("agent")).status_code == 403
+    made = client.post("/api/v1/chat/settings/acme/identity-secret", headers=available.auth("admin"))
+    old, secret = secret, made.json()["identity_secret"]  # a new secret replaces the old one
+    with database.transaction() as db:  # the brand already knows this customer by its own id
+        from tierdesk.customers.schemas import Sender
+        from tierdesk.customers.service import identify
+
+        known = identify(db, available.brands["acme"], Sender(external_id="acct-42", name="Noor"), None).customer.id
+
+    def sign(key: str, value: str) -> str:
+        return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+    server = Server(tmp_path, database_url).start(worker=False)
+    try:
+        async def scene():
+            c = await customer(server.url)
+            await c.send(type="start", visitor="visitor-signed", customer={"id": "acct-42",
+                                                                        "signature": sign(old, "acct-42")})
+            assert (await c.next("error"))["field"] == "customer.signature"
+            await c.send(type="start", visitor="visitor-signed", customer={"id": "acct-42"})
+            assert (await c.next("error"))["field"] == "customer"
+            await c.send(type="start", visitor="visitor-signed", customer={"id": "acct-42",
+                                                                        "signature": sign(secret, "acct-42")})
+            await c.next("started")
+            await c.send(type="message", text=BILLING, client_id="m1")
+            ack = await c.next("ack")
+            await c.close()
+            return ack["ticket_id"]
+
+        ticket_id = asyncio.run(scene())
+    finally:
+        server.stop()
+    with database.transaction(write=False) as db:
+        from tierdesk.tickets.models import Ticket
+
+        assert db.get_one(Ticket, ticket_id).customer_id == known

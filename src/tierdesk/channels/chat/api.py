@@ -7,7 +7,7 @@ import re
 import urllib.parse
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
 from tierdesk.brands.service import resolve_brand
@@ -76,3 +76,18 @@ def put_chat_settings(brand: str, data: ChatSettingsIn, db: Db, principal: Curre
                                data.calendar is not None)
     return ChatSettingsOut(brand=found.slug, allowed_origins=list(row.allowed_origins),
                            pre_chat_form=row.pre_chat_form, calendar_id=row.calendar_id)
+
+
+class IdentitySecretOut(BaseModel):
+    brand: str
+    identity_secret: str = Field(description="shown once: the brand's site signs its signed-in customers' ids "
+                                 "with it (hex HMAC-SHA256 of the id) for the widget's data-customer-signature")
+
+
+@router.post("/settings/{brand}/identity-secret", response_model=IdentitySecretOut, status_code=201)
+def new_identity_secret(brand: str, request: Request, db: Db, principal: CurrentPrincipal) -> IdentitySecretOut:
+    """Admins only. A new secret replaces the old one at once."""
+    principal.require_admin()
+    found = resolve_brand(db, principal, brand)
+    secret = service.new_identity_secret(db, principal, request.app.state.secret_key, found)
+    return IdentitySecretOut(brand=found.slug, identity_secret=secret)

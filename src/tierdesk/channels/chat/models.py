@@ -27,6 +27,9 @@ class ChatSettings(Base):
     # Outside these hours the widget says nobody is there and offers to continue by email (None: always open).
     calendar_id: Mapped[int | None] = mapped_column(
         BigId, sa.ForeignKey("business_calendars.id", ondelete="SET NULL"))
+    # Signs the brand's own customer ids (HMAC-SHA256), so a customer signed in on the brand's site is recognised
+    # as that customer; sealed with the deployment's secret key. None: every visitor is anonymous until they say.
+    identity_secret_sealed: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

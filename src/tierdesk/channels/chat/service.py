@@ -34,6 +34,7 @@ from tierdesk.jobs import live, outbox
 from tierdesk.kit import business_hours
 from tierdesk.kit.actors import CUSTOMER_ACTOR, SYSTEM, SYSTEM_ACTOR, Actor, Principal
 from tierdesk.kit.errors import Forbidden, InvalidInput, NotFound
+from tierdesk.kit.sealed import seal, unseal
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import (
     ActorKind,
@@ -159,6 +160,38 @@ def start(db: Session, secret_key: str, brand: Brand, *, visitor: str, name: str
     db.add(conversation)
     db.flush()
     return Started(conversation.id, token, form)
+
+
+IDENTITY_SECRET = "chat identity secret"  # what kit.sealed seals it for
+
+
+def new_identity_secret(db: Session, principal: Principal, secret_key: str, brand: Brand) -> str:
+    """A new secret for the brand's site to sign its customers' ids with (returned once; the old one stops
+    working)."""
+    principal.require_admin()
+    row = chat_settings(db, brand.id)
+    if row is None:
+        row = ChatSettings(brand_id=brand.id, allowed_origins=[], pre_chat_form=False)
+        db.add(row)
+    secret = secrets.token_urlsafe(32)
+    row.identity_secret_sealed = seal(secret_key, IDENTITY_SECRET, secret)
+    row.updated_at = utcnow()
+    db.flush()
+    return secret
+
+
+def signed_customer(db: Session, secret_key: str, brand: Brand, customer_id: str, signature: str) -> str:
+    """The brand's own id of a customer signed in on its site, if the site signed it: hex HMAC-SHA256 of the id
+    with the brand's identity secret. The chat is then theirs (their history, their tickets)."""
+    row = chat_settings(db, brand.id)
+    if row is None or row.identity_secret_sealed is None:
+        raise InvalidInput(f"brand '{brand.slug}' does not sign its customers' ids (no identity secret)",
+                           field="customer")
+    key = unseal(secret_key, IDENTITY_SECRET, row.identity_secret_sealed)
+    expected = hmac.new(key.encode(), customer_id.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.lower()):
+        raise InvalidInput("the customer id's signature does not match", field="customer.signature")
+    return customer_id
 
 
 def resume(db: Session, secret_key: str, brand: Brand, conversation_id: int, token: str) -> ChatConversation:

@@ -5,7 +5,9 @@ Customer: ``/channels/chat/ws/customer?brand=SLUG``. The page's Origin must be o
 server's own); otherwise the handshake is refused (403). The first frame starts or resumes a conversation:
 
     -> {"type": "start", "visitor": "v-…", "name": "Maria", "email": "maria@example.com"}   (name/email optional
-       unless the brand asks for them: hello's "pre_chat_form")
+       unless the brand asks for them: hello's "pre_chat_form"; a customer signed in on the brand's site adds
+       "customer": {"id": "<the brand's id of them>", "signature": "<hex HMAC-SHA256 of the id with the brand's
+       identity secret>"} and the chat is theirs)
     <- {"type": "started", "conversation": 12, "token": "…"}        (keep both to resume)
     -> {"type": "resume", "conversation": 12, "token": "…", "after": 7}
     <- {"type": "resumed", "conversation": 12, "last_seq": 9}, then every event after seq 7, once
@@ -387,13 +389,23 @@ async def _open(conn: Connection, frame: dict[str, Any], brand_id: int, connecti
         visitor = _str_field(frame, "visitor", 100) or f"chat-{secrets.token_hex(12)}"
         if not _VISITOR.match(visitor):
             raise InvalidInput("visitor: 8-100 letters, digits, '_', '-', '.', ':'", field="visitor")
+        visitor = f"chat-visitor:{visitor}"  # apart from the brand's own customer ids
         name = _str_field(frame, "name", 200)
         email = _str_field(frame, "email", 320)
+        signed = frame.get("customer")
+        if signed is not None and not (isinstance(signed, dict) and isinstance(signed.get("id"), str)
+                                       and isinstance(signed.get("signature"), str) and 0 < len(signed["id"]) <= 200):
+            raise InvalidInput('customer: {"id": the brand\'s id of the signed-in customer, "signature": its '
+                               "HMAC-SHA256 with the brand's identity secret}", field="customer")
 
         def started(db: Any) -> service.Started:
             from tierdesk.brands.models import Brand
 
-            made = service.start(db, secret, db.get_one(Brand, brand_id), visitor=visitor, name=name, email=email)
+            brand = db.get_one(Brand, brand_id)
+            who = visitor
+            if signed is not None:  # a customer signed in on the brand's site: the chat is theirs
+                who = service.signed_customer(db, secret, brand, signed["id"], signed["signature"])
+            made = service.start(db, secret, brand, visitor=who, name=name, email=email)
             service.customer_connected(db, made.conversation_id, connection)
             return made
 

@@ -24,6 +24,7 @@ def upgrade() -> None:
     sa.Column('allowed_origins', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('pre_chat_form', sa.Boolean(), nullable=False),
     sa.Column('calendar_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('identity_secret_sealed', sa.Text(), nullable=True),
     sa.Column('updated_at', tierdesk.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], name=op.f('fk_chat_settings_brand_id_brands'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['calendar_id'], ['business_calendars.id'], name=op.f('fk_chat_settings_calendar_id_business_calendars'), ondelete='SET NULL'),

@@ -1,6 +1,8 @@
 /*
  * tierdesk chat widget. Embed with one tag:
  *   <script src="https://SUPPORT-HOST/static/chat/widget.js" data-brand="SLUG" async></script>
+ * A page whose visitor is signed in on the brand's site adds data-customer-id="<its id of them>" and
+ * data-customer-signature="<hex HMAC-SHA256 of that id with the brand's chat identity secret>", computed by its server.
  * Plain JavaScript, no build step. Speaks the protocol of tierdesk/channels/chat/sockets.py over a WebSocket,
  * keeps the conversation, its token and the last seq seen in localStorage, and resumes after any drop.
  * Everything the customer and the agent write is shown with textContent: never rendered as HTML.
@@ -99,7 +101,10 @@
       form.style.display = "flex";
       compose.style.display = "none";
     } else {
-      send({ type: "start", visitor: state.visitor, name: state.name || null, email: state.email || null });
+      var frame = { type: "start", visitor: state.visitor, name: state.name || null, email: state.email || null };
+      var signedId = script.getAttribute("data-customer-id");  // signed in on the brand's site: signed by it
+      if (signedId) { frame.customer = { id: signedId, signature: script.getAttribute("data-customer-signature") || "" }; }
+      send(frame);
     }
   }
 
