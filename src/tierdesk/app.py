@@ -25,6 +25,9 @@ from tierdesk.agents.api import integrations_router
 from tierdesk.agents.api import router as agents_router
 from tierdesk.agents.auth import FailedAuthLimiter
 from tierdesk.brands.api import router as brands_router
+from tierdesk.channels.chat import service as chat
+from tierdesk.channels.chat.api import router as chat_router
+from tierdesk.channels.chat.sockets import router as chat_sockets
 from tierdesk.channels.email.api import router as email_router
 from tierdesk.channels.email.inbound import EmailInbound
 from tierdesk.channels.voice.api import router as voice_router
@@ -38,13 +41,16 @@ from tierdesk.db import Database, get_database
 from tierdesk.deps import SlotQueue, api_guard
 from tierdesk.intake.api import router as intake_router
 from tierdesk.intake.pipeline import default_pipeline
+from tierdesk.jobs import live
 from tierdesk.jobs.worker import Worker
 from tierdesk.kit.errors import ERROR_RESPONSES, DomainError, TooManyRequests
+from tierdesk.kit.vocabulary import Channel
 from tierdesk.routing.api import api as queues_router
 from tierdesk.routing.api import presence_api, ticket_moves
 from tierdesk.sla.api import router as sla_router
 from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
+from tierdesk.tickets.service import deliver_replies
 from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
 from tierdesk.webhooks.api import router as webhooks_router
@@ -219,6 +225,7 @@ def create_app(
         # Pure computation (POST /triage): threads of its own, so it never takes the database's request threads.
         app.state.computing_threads = anyio.CapacityLimiter(max(1, settings.request_threads // 2))
         app.state.health_thread = anyio.CapacityLimiter(1)  # /healthz never needs a request slot or thread
+        app.state.live = live.acquire(database)  # chat sockets (and live pages) hear of changes committed anywhere
         worker = None
         if run_worker:
             await anyio.to_thread.run_sync(keep_settings_webhook, database, settings)
@@ -229,6 +236,7 @@ def create_app(
         finally:
             if worker:
                 worker.stop()
+            live.release(app.state.live)
 
     app = FastAPI(
         title="tierdesk",
@@ -247,6 +255,7 @@ def create_app(
     app.state.intake = default_pipeline(settings.default_phone_region, app.state.triage)
     app.state.email_inbound = EmailInbound(database, settings, app.state.triage, app.state.intake)
     app.state.web_forms = WebFormIntake(database, settings, app.state.triage, app.state.intake)
+    deliver_replies(Channel.CHAT, chat.deliver_reply)  # agents' replies to chat tickets land in the chat
     install_error_handlers(app)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes,
                        larger={"/channels/web/": settings.web_form_max_request_bytes})
@@ -254,13 +263,14 @@ def create_app(
     # Every API operation: unknown query parameters refused, failed authentication limited, errors documented.
     for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
                    brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router,
-                   email_router, web_forms_router, webhooks_router):
+                   email_router, web_forms_router, webhooks_router, chat_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     app.include_router(voice_router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     # The telephony provider's webhooks: signed form posts, answered with TwiML (channels/voice/webhooks.py).
     app.include_router(voice_webhooks)
 
     app.include_router(web_form_pages)  # public: the brands' web forms and their API for sites' own forms
+    app.include_router(chat_sockets)  # WebSockets: /channels/chat/ws/customer and /ws/agent
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -105,6 +105,20 @@ class Settings(BaseSettings):
     # /healthz answers 503 when a request has waited this long for a request slot (the service is saturated).
     health_max_queue_seconds: float = Field(default=10.0, ge=0)
 
+    # Live chat: a chat nobody answered within this many seconds is offered to continue by email; a chat whose
+    # customer has been gone (no widget connected) this long ends and continues by email (the transcript is mailed).
+    chat_max_wait_seconds: float = Field(default=300.0, gt=0)
+    chat_customer_grace_seconds: float = Field(default=120.0, gt=0)
+    # A chat message longer than this (characters) is refused with an error frame, and a frame larger than
+    # chat_max_frame_bytes is refused before it is read as JSON.
+    chat_max_message_chars: int = Field(default=4000, ge=1)
+    chat_max_frame_bytes: int = Field(default=16384, ge=256)
+    # Frames one chat connection may send within the window; more get a "rate_limited" error frame and are dropped.
+    chat_rate_limit: int = Field(default=30, ge=1)
+    chat_rate_window_seconds: float = Field(default=10.0, gt=0)
+    # How often a waiting customer is told their place in the queue and the expected wait.
+    chat_queue_update_seconds: float = Field(default=10.0, gt=0)
+
     # The SMTP listener (`tierdesk smtp`; `tierdesk serve` runs it too when a port is set): mail for the addresses
     # the brands own, acknowledged only once stored.
     smtp_port: int | None = Field(default=None, ge=1, le=65535)

@@ -2,6 +2,7 @@
 
 from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, ApiToken, PresenceChange, agent_brands  # noqa: F401
 from tierdesk.brands.models import Brand  # noqa: F401
+from tierdesk.channels.chat.models import ChatConversation, ChatEvent, ChatSettings  # noqa: F401
 from tierdesk.channels.email.models import (  # noqa: F401
     EmailAddress,
     EmailRecord,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import IntegrityError
 
 import tierdesk.hooks  # noqa: F401  (the observers of ticket events: the webhooks capture)
+from tierdesk.channels.chat import service as chat
 from tierdesk.channels.email import imap
 from tierdesk.channels.email.inbound import EmailInbound, make_sink
 from tierdesk.channels.email.outbound import email_sender
@@ -52,6 +53,17 @@ def default_jobs(settings: Settings) -> list[Job]:
             due=lambda db: solved_tickets_due(db, after)),
     ]
     jobs.append(Job("voice_wrap_up", run=voice.end_due_wrap_ups, due=voice.wrap_ups_due))
+    # Chats: assignments turned into "agent joined/left" (and the agent's socket told), email offered after the
+    # configured wait, chats whose customer left ended and continued by email.
+    max_wait = dt.timedelta(seconds=settings.chat_max_wait_seconds)
+    grace = dt.timedelta(seconds=settings.chat_customer_grace_seconds)
+    jobs += [
+        Job("chat_assignments", run=chat.follow_assignments, due=chat.follow_assignments_due),
+        Job("chat_email_offers", run=lambda db: chat.offer_email_after_wait(db, max_wait),
+            due=lambda db: chat.offer_email_due(db, max_wait)),
+        Job("chat_customers_gone", run=lambda db: chat.end_left(db, grace),
+            due=lambda db: chat.end_left_due(db, grace)),
+    ]
     jobs.append(Job("outbox", work=lambda database: outbox.deliver_due(database, outbox_sender(database, settings)),
                     due=outbox.due))
     # IMAP mailboxes: the look is cheap (no active mailbox due: nothing), so the job is always there; the polls run

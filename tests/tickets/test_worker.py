@@ -22,8 +22,9 @@ from tierdesk.wiring import default_jobs
 
 AFTER = dt.timedelta(hours=96)
 # The other default jobs, with nothing due.
-IDLE = {"sla": 0, "route": 0, "overflow": 0, "escalation_rules": 0, "outbox": 0, "imap": 0}
-IDLE["voice_wrap_up"] = 0  # channels/voice: after-call work whose time is over
+IDLE = {"sla": 0, "route": 0, "overflow": 0, "escalation_rules": 0, "outbox": 0, "imap": 0,
+        "voice_wrap_up": 0,  # channels/voice: after-call work whose time is over
+        "chat_assignments": 0, "chat_email_offers": 0, "chat_customers_gone": 0}  # the chat channel's jobs
 
 
 def open_tickets(database, n: int, status: str | None = "solved") -> list[int]:

@@ -273,3 +273,23 @@ class WebFieldType(StrEnum):
     TEXTAREA = "textarea"  # several lines
     SELECT = "select"  # one of the field's choices
     CHECKBOX = "checkbox"  # yes or no
+
+
+class ChatStatus(StrEnum):
+    """Where a live chat stands."""
+
+    WAITING = "waiting"  # the customer waits for an agent (the ticket waits in its queue)
+    ACTIVE = "active"  # an agent has joined
+    ENDED = "ended"  # over: by the agent, the customer, or time; anything more comes by email
+
+
+class ChatEventKind(StrEnum):
+    """What a chat's event log records (typing is not stored: it goes over the live bus only)."""
+
+    MESSAGE = "message"  # a customer's or an agent's message (the ticket's message)
+    DELIVERED = "delivered"  # a side's client received the other side's messages up to a seq
+    READ = "read"  # a side's client showed them up to a seq
+    AGENT_JOINED = "agent_joined"
+    AGENT_LEFT = "agent_left"
+    EMAIL_OFFERED = "email_offered"  # no agent within the wait, or outside business hours: continue by email?
+    ENDED = "ended"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -66,10 +67,27 @@ def reply(db: Session, principal: Principal, ticket_id: int, data: MessageCreate
         author_agent_id=principal.agent_id,
     )
     db.flush()
-    if message.direction is MessageDirection.OUTBOUND and reached_by_email(db, ticket):
+    if message.direction is not MessageDirection.OUTBOUND:
+        return message
+    live = _reply_deliveries.get(ticket.channel)
+    if live is not None and live(db, ticket, message):
+        return message  # the channel took it (a chat delivers it to the customer's widget)
+    if reached_by_email(db, ticket):
         # Sent by the worker after commit (channels/email/outbound.py); nothing is sent if this rolls back.
         outbox.enqueue(db, OutboxTopic.EMAIL_SEND, {"message_id": message.id})
     return message
+
+
+# A live channel's delivery of a public reply (chat): registered by the channel at start-up, called in the reply's
+# transaction; True when the channel delivered it, False to fall back to email (a chat that continued by email).
+ReplyDelivery = Callable[[Session, Ticket, Message], bool]
+_reply_deliveries: dict[Channel, ReplyDelivery] = {}
+
+
+def deliver_replies(channel: Channel, delivery: ReplyDelivery) -> None:
+    """Register how replies to tickets of `channel` reach the customer (one per channel; registering again
+    replaces it)."""
+    _reply_deliveries[channel] = delivery
 
 
 def reached_by_email(db: Session, ticket: Ticket) -> bool:

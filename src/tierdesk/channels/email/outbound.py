@@ -40,7 +40,7 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
@@ -204,11 +204,14 @@ class _NotConfigured(Exception):
     """The brand cannot send mail yet (no From address, no relay): the mail waits."""
 
 
-def _prepare(db: Session, settings: Settings, topic: str, payload: dict[str, int]) -> OutgoingMail | None:
+def _prepare(db: Session, settings: Settings, topic: str, payload: dict[str, Any]) -> OutgoingMail | None:
     """What to send for an outbox row; None when there is nothing to send (a note, a deleted message, an
     acknowledgement of an automatic mail)."""
     secret = settings.effective_secret_key()
     acknowledgement = topic == OutboxTopic.EMAIL_ACKNOWLEDGE
+    # An acknowledgement may carry its own text: a chat's transcript when the chat continues by email
+    # (channels/chat: {"ticket_id", "message_id": the customer's last message, "transcript": text}).
+    transcript = payload.get("transcript") if acknowledgement else None
     found = repository.message_and_ticket(db, int(payload["message_id"]))
     if found is None:
         return None
@@ -240,7 +243,7 @@ def _prepare(db: Session, settings: Settings, topic: str, payload: dict[str, int
     token = ticket_token(secret, ticket.brand_id, ticket.id)
     in_reply_to, references = thread_references(last)
     from_name = (brand_settings.from_name if brand_settings and brand_settings.from_name else None) or brand.name
-    kind = "ack" if acknowledgement else "reply"
+    kind = ("transcript" if transcript else "ack") if acknowledgement else "reply"
     mail = OutgoingMail(
         acknowledgement=acknowledgement, ticket_id=ticket.id, brand_id=ticket.brand_id, message_id=message.id,
         from_name=from_name, from_address=sender, to="", cc=[], subject=reply_subject(ticket.subject, token),
@@ -248,7 +251,10 @@ def _prepare(db: Session, settings: Settings, topic: str, payload: dict[str, int
         in_reply_to=in_reply_to, references=references, token=token, body_text="", body_html="",
         date=message.created_at, relay=relay,
     )
-    if acknowledgement:
+    if transcript:
+        mail.body_text = str(transcript)
+        mail.body_html = html_from_text(mail.body_text)
+    elif acknowledgement:
         mail.body_text = (f"Hello,\n\nwe received your message and opened ticket {token} for it. We will answer as "
                           f"soon as we can; to add to it, reply to this mail.")
         mail.body_html = html_from_text(mail.body_text)
