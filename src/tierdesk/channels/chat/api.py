@@ -3,8 +3,6 @@ business calendar). The chat itself runs over the WebSockets of sockets.py."""
 
 from __future__ import annotations
 
-import re
-import urllib.parse
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -15,10 +13,10 @@ from tierdesk.channels.chat import service
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.input import Input
+from tierdesk.kit.origins import normalise_origins
 from tierdesk.sla import repository as calendars
 
 router = APIRouter(prefix="/chat", tags=["chat"])
-_HOST = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class ChatSettingsIn(Input):
@@ -34,17 +32,7 @@ class ChatSettingsIn(Input):
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        clean = []
-        for origin in value:
-            parts = urllib.parse.urlsplit(origin.strip().lower())
-            if parts.scheme not in ("http", "https") or not _HOST.match(parts.netloc) or parts.path not in ("", "/") \
-                    or parts.query or parts.fragment:
-                raise ValueError(f"{origin!r} is not an origin: give scheme and host (and port), e.g. "
-                                 "https://shop.example")
-            clean.append(f"{parts.scheme}://{parts.netloc}")
-        return sorted(set(clean))
+        return None if value is None else normalise_origins(value)
 
 
 class ChatSettingsOut(BaseModel):

@@ -34,6 +34,7 @@ from tierdesk.jobs import live, outbox
 from tierdesk.kit import business_hours
 from tierdesk.kit.actors import CUSTOMER_ACTOR, SYSTEM, SYSTEM_ACTOR, Actor, Principal
 from tierdesk.kit.errors import Forbidden, InvalidInput, NotFound
+from tierdesk.kit.origins import same_origin
 from tierdesk.kit.sealed import seal, unseal
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import (
@@ -137,10 +138,8 @@ def origin_allowed(db: Session, brand: Brand, origin: str | None, own_origins: s
     so there is nothing to protect against."""
     if origin is None:
         return True
-    origin = origin.rstrip("/").lower()
     row = chat_settings(db, brand.id)
-    allowed = {o.rstrip("/").lower() for o in (row.allowed_origins if row else [])}
-    return origin in allowed or origin in own_origins
+    return same_origin(origin, [*(row.allowed_origins if row else []), *own_origins])
 
 
 def start(db: Session, secret_key: str, brand: Brand, *, visitor: str, name: str | None,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tierdesk.kit.input import Input
+from tierdesk.kit.origins import normalise_origins
 from tierdesk.kit.vocabulary import WebFieldType
 
 # The form's own fields and the honeypot: a brand's field may not take their names.
@@ -74,23 +74,6 @@ class WebFormField(Input):
         return self.max_length or DEFAULT_MAX_LENGTH[self.type]
 
 
-def normalise_origin(value: str) -> str:
-    """'https://www.Acme.com/' -> 'https://www.acme.com': a site that may frame the form (scheme, host, port)."""
-    raw = value.strip()
-    parts = urlsplit(raw)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
-        raise ValueError(f"{value!r} is not an origin like https://www.example.com")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"{value!r}: an origin has no path, query or fragment (https://www.example.com)")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"{value!r} has a port that is not a number") from None
-    if any(c in parts.hostname for c in " ;,'\"*"):
-        raise ValueError(f"{value!r} is not an origin like https://www.example.com")
-    return f"{parts.scheme}://{parts.hostname.lower()}" + (f":{port}" if port else "")
-
-
 class WebFormSettingsIn(Input):
     """A change to a brand's web form; what is not given stays as it is."""
 
@@ -132,14 +115,7 @@ class WebFormSettingsIn(Input):
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        cleaned: list[str] = []
-        for item in value:
-            origin = normalise_origin(item)
-            if origin not in cleaned:
-                cleaned.append(origin)
-        return cleaned
+        return None if value is None else normalise_origins(value)
 
 
 class WebFormSettingsOut(BaseModel):

@@ -25,6 +25,7 @@ from tierdesk.channels.web.forms import WebForm
 from tierdesk.channels.web.inbound import Accepted, FormErrors, FormPost, UploadedFile, WebFormIntake
 from tierdesk.channels.web.schemas import FormTokenOut, RequestAccepted
 from tierdesk.kit.errors import DomainError, ErrorResponse, NotFound, TooManyRequests
+from tierdesk.kit.origins import same_origin
 
 router = APIRouter(prefix="/channels/web", tags=["web forms"])
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates"
@@ -145,8 +146,9 @@ async def form_post(brand: str, request: Request) -> Response:
 # -- the API for a site's own form -----------------------------------------------------------------------------------
 def _cors(request: Request, form: WebForm | None) -> dict[str, str]:
     origin = request.headers.get("origin")
-    if form is None or not origin or origin.lower() not in form.allowed_origins:
+    if form is None or not same_origin(origin, form.allowed_origins):
         return {}
+    assert origin is not None  # same_origin is False without one
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
