@@ -25,7 +25,6 @@ from tierdesk.agents.api import integrations_router
 from tierdesk.agents.api import router as agents_router
 from tierdesk.agents.auth import FailedAuthLimiter
 from tierdesk.brands.api import router as brands_router
-from tierdesk.channels.chat import service as chat
 from tierdesk.channels.chat.api import router as chat_router
 from tierdesk.channels.chat.sockets import router as chat_sockets
 from tierdesk.channels.email.api import router as email_router
@@ -44,13 +43,11 @@ from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.jobs import live
 from tierdesk.jobs.worker import Worker
 from tierdesk.kit.errors import ERROR_RESPONSES, DomainError, TooManyRequests
-from tierdesk.kit.vocabulary import Channel
 from tierdesk.routing.api import api as queues_router
 from tierdesk.routing.api import presence_api, ticket_moves
 from tierdesk.sla.api import router as sla_router
 from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
-from tierdesk.tickets.service import deliver_replies
 from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
 from tierdesk.webhooks.api import router as webhooks_router
@@ -255,7 +252,6 @@ def create_app(
     app.state.intake = default_pipeline(settings.default_phone_region, app.state.triage)
     app.state.email_inbound = EmailInbound(database, settings, app.state.triage, app.state.intake)
     app.state.web_forms = WebFormIntake(database, settings, app.state.triage, app.state.intake)
-    deliver_replies(Channel.CHAT, chat.deliver_reply)  # agents' replies to chat tickets land in the chat
     install_error_handlers(app)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes,
                        larger={"/channels/web/": settings.web_form_max_request_bytes})

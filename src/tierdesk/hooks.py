@@ -1,4 +1,5 @@
-"""The observers of ticket events (tickets.observers), registered once per process on import.
+"""The observers of ticket events (tickets.observers) and the live channels' reply deliveries
+(tickets.service.deliver_replies), registered once per process on import.
 
 Every process that records ticket events imports this module: the app and the worker through wiring.py, the
 commands through migrate.database_for_command. It stays light (a command's start-up pays for it).
@@ -6,8 +7,24 @@ commands through migrate.database_for_command. It stays light (a command's start
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
+from tierdesk.kit.vocabulary import Channel
 from tierdesk.tickets import observers
+from tierdesk.tickets.models import Message, Ticket
+from tierdesk.tickets.service import deliver_replies
 from tierdesk.webhooks import capture
 
 # The webhooks capture: each ticket event of a subscribed type becomes a delivery, in the event's transaction.
 observers.observe(capture.capture)
+
+
+def _chat_reply(db: Session, ticket: Ticket, message: Message) -> bool:
+    # Imported on the first chat reply, not at start-up: the chat service brings intake and triage with it.
+    from tierdesk.channels.chat import service as chat
+
+    return chat.deliver_reply(db, ticket, message)
+
+
+# An agent's reply to a chat ticket lands in the chat, from the API, the worker or a command alike.
+deliver_replies(Channel.CHAT, _chat_reply)

@@ -148,6 +148,7 @@ class EventKind(StrEnum):
     CHAT_ENDED = "chat_ended"  # the chat closed: by the agent (with a disposition), the customer, or time
     CALL_STARTED = "call_started"  # a call reached the IVR
     CALL_ENDED = "call_ended"  # a call ended: answered, abandoned while waiting, or turned into a callback
+    CHANNEL_CHANGED = "channel_changed"  # worked on another channel from now on (a chat continued by email)
     SURVEY_ANSWERED = "survey_answered"  # the customer answered the satisfaction survey (CSAT/NPS)
 
 

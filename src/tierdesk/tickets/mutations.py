@@ -337,6 +337,12 @@ def set_intent(db: Session, ticket: Ticket, intent: str | None, actor: Actor, re
     return _set_field(db, ticket, "intent", intent, actor, reason, EventKind.INTENT_CHANGED)
 
 
+def set_channel(db: Session, ticket: Ticket, channel: Channel, actor: Actor, reason: str | None) -> bool:
+    """The channel the ticket is worked on from now on (a chat that continues by email): replies follow it, and the
+    router counts it against that kind of work. The channel it came by stays in its `created` event."""
+    return _set_field(db, ticket, "channel", channel, actor, reason, EventKind.CHANNEL_CHANGED)
+
+
 def set_disposition(db: Session, ticket: Ticket, disposition_id: int | None, actor: Actor, reason: str | None) -> bool:
     """The caller has checked the code is active, of the ticket's brand and of its department."""
     return _set_field(db, ticket, "disposition_id", disposition_id, actor, reason, EventKind.DISPOSITION_CHANGED)

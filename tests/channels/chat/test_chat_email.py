@@ -15,8 +15,9 @@ from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.jobs import outbox
 from tierdesk.jobs.models import OutboxMessage
 from tierdesk.kit.actors import CUSTOMER_ACTOR, Principal
-from tierdesk.kit.vocabulary import AgentRole, Channel, MailSecurity, OutboxTopic
+from tierdesk.kit.vocabulary import AgentRole, Channel, EventKind, MailSecurity, OutboxTopic
 from tierdesk.tickets import service as tickets
+from tierdesk.tickets.models import Ticket, TicketEvent
 from tierdesk.tickets.schemas import MessageCreate
 from tierdesk.wiring import outbox_sender
 
@@ -24,7 +25,7 @@ SECRET = "test-secret-key"
 
 
 def test_the_transcript_and_later_replies_go_by_email(database, database_url, world, tmp_path):
-    tickets.deliver_replies(Channel.CHAT, service.deliver_reply)
+    # No registration here: importing tierdesk.wiring (above) registers the chat's reply delivery (tierdesk.hooks)
     intake = default_pipeline()
     with database.transaction() as db:
         db.add(EmailAddress(brand_id=world.brands["acme"], address="support@acme.test", is_default=True))
@@ -45,6 +46,13 @@ def test_the_transcript_and_later_replies_go_by_email(database, database_url, wo
     with database.transaction(write=False) as db:
         topics = [r.topic for r in db.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id))]
     assert topics == [OutboxTopic.EMAIL_ACKNOWLEDGE, OutboxTopic.EMAIL_SEND]
+    with database.transaction(write=False) as db:
+        # Worked as email from now on (the agent's email capacity, not a chat's), the change in its trail.
+        ticket = db.get_one(Ticket, first.ticket_id)
+        assert ticket.channel is Channel.EMAIL
+        changed = db.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                                          TicketEvent.kind == EventKind.CHANNEL_CHANGED)).one()
+        assert (changed.before, changed.after) == ({"channel": "chat"}, {"channel": "email"})
 
     with Sink(free_port()) as sink:
         settings = Settings(data_dir=tmp_path / "data", database_url=database_url, secret_key=SECRET,

@@ -39,6 +39,7 @@ from tierdesk.kit.sealed import seal, unseal
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import (
     ActorKind,
+    AgentRole,
     Channel,
     ChatEventKind,
     ChatStatus,
@@ -361,6 +362,8 @@ def end(db: Session, conversation: ChatConversation, actor: Actor, reason: str, 
                            after={"conversation_id": conversation.id, "ended_by": actor.kind.value,
                                   "continues_by_email": emailed})
     if emailed:
+        # Worked as email from now on: replies go by mail, and it takes the agent's email capacity, not a chat's.
+        mutations.set_channel(db, ticket, Channel.EMAIL, actor, "the chat continues by email")
         last = repository.last_inbound_message_id(db, ticket.id)
         if last is not None:
             outbox.enqueue(db, OutboxTopic.EMAIL_ACKNOWLEDGE,
@@ -390,15 +393,10 @@ def _agent_name(db: Session, agent_id: int) -> str | None:
 
 
 def deliver_reply(db: Session, ticket: Ticket, message: Message) -> bool:
-    """tickets.service.reply's delivery for chat tickets: the reply joins the chat's log. A chat that continued
-    by email sends it by email; a chat that ended otherwise (or never started) leaves it to the default."""
+    """tickets.service.reply's delivery for chat tickets: the reply joins the chat's log. A chat that ended leaves
+    it to the default (a chat that continued by email is an email ticket since, see end())."""
     conversation = repository.of_ticket(db, ticket.id, for_update=True)
-    if conversation is None:
-        return False
-    if conversation.status is ChatStatus.ENDED:
-        if conversation.continued_by_email:
-            outbox.enqueue(db, OutboxTopic.EMAIL_SEND, {"message_id": message.id})
-            return True
+    if conversation is None or conversation.status is ChatStatus.ENDED:
         return False
     name = _agent_name(db, message.author_agent_id) if message.author_agent_id else None
     append(db, conversation, ChatEventKind.MESSAGE, Actor(ActorKind.AGENT, message.author_agent_id),
@@ -416,7 +414,7 @@ def agent_conversation(db: Session, principal: Principal, conversation_id: int) 
     ticket = db.get_one(Ticket, conversation.ticket_id)
     if not principal.sees_brand(ticket.brand_id):
         raise NotFound(f"chat {conversation_id} not found")
-    if ticket.assignee_id != principal.agent_id and not principal.is_admin and principal.role.value != "lead":
+    if ticket.assignee_id != principal.agent_id and not principal.is_admin and principal.role is not AgentRole.LEAD:
         raise Forbidden(f"chat {conversation_id} is not yours")
     return conversation
 
