@@ -54,7 +54,12 @@
   var form = el("form", "tdc-form");
   var nameIn = el("input"); nameIn.placeholder = "Your name"; nameIn.required = true;
   var emailIn = el("input"); emailIn.type = "email"; emailIn.placeholder = "Your email"; emailIn.required = true;
-  form.appendChild(nameIn); form.appendChild(emailIn); form.appendChild(el("button", "", "Start chat"));
+  nameIn.setAttribute("aria-label", "Your name"); emailIn.setAttribute("aria-label", "Your email");  // a placeholder is no label
+  nameIn.autocomplete = "name"; emailIn.autocomplete = "email";
+  var formError = el("p", "tdc-form-error");
+  formError.setAttribute("role", "alert");
+  form.appendChild(nameIn); form.appendChild(emailIn); form.appendChild(formError);
+  form.appendChild(el("button", "", "Start chat"));
   var compose = el("form", "tdc-compose");
   var text = el("textarea"); text.placeholder = "Type a message"; text.setAttribute("aria-label", "Message");
   var endBtn = el("button", "tdc-end", "End");
@@ -98,14 +103,23 @@
     if (state.conversation && state.token) {
       send({ type: "resume", conversation: state.conversation, token: state.token, after: state.seq || 0 });
     } else if (preChat && !(state.name && state.email)) {
-      form.style.display = "flex";
-      compose.style.display = "none";
+      showForm("", null);
     } else {
       var frame = { type: "start", visitor: state.visitor, name: state.name || null, email: state.email || null };
       var signedId = script.getAttribute("data-customer-id");  // signed in on the brand's site: signed by it
       if (signedId) { frame.customer = { id: signedId, signature: script.getAttribute("data-customer-signature") || "" }; }
       send(frame);
     }
+  }
+
+  function showForm(problem, field) {
+    nameIn.value = nameIn.value || state.name || ""; emailIn.value = emailIn.value || state.email || "";
+    formError.textContent = problem;
+    nameIn.removeAttribute("aria-invalid"); emailIn.removeAttribute("aria-invalid");
+    var bad = field === "name" ? nameIn : field === "email" ? emailIn : null;
+    if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); }
+    form.style.display = "flex";
+    compose.style.display = "none";
   }
 
   form.onsubmit = function (e) {
@@ -155,6 +169,10 @@
       case "error":
         if (frame.field === "token" || frame.code === "forbidden") {  // the chat is gone: start afresh
           delete state.conversation; delete state.token; state.seq = 0; save(); begin();
+        } else if (!state.conversation && (frame.field === "name" || frame.field === "email")) {
+          // The start was refused (an address the browser let through, say): ask again, saying why.
+          delete state[frame.field]; save();
+          showForm(frame.message, frame.field);
         } else { note(frame.message); }
         break;
     }
