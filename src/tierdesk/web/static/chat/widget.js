@@ -17,6 +17,7 @@
   var key = "tierdesk-chat:" + brand;
   var state = load();
   var ws = null, retry = 0, preChat = false, shown = {}, typingTimer = null, sentTyping = false, ended = false;
+  var lastShown = 0;  // the highest seq this page shows
 
   function load() {
     try { return JSON.parse(localStorage.getItem(key)) || {}; } catch (e) { return {}; }
@@ -101,7 +102,8 @@
 
   function begin() {
     if (state.conversation && state.token) {
-      send({ type: "resume", conversation: state.conversation, token: state.token, after: state.seq || 0 });
+      // After what this page shows: a new page of the shop (lastShown 0) gets the conversation from its start.
+      send({ type: "resume", conversation: state.conversation, token: state.token, after: lastShown });
     } else if (preChat && !(state.name && state.email)) {
       showForm("", null);
     } else {
@@ -153,7 +155,8 @@
     switch (frame.type) {
       case "hello": preChat = !!frame.pre_chat_form; begin(); break;
       case "started":
-        state.conversation = frame.conversation; state.token = frame.token; state.seq = 0; shown = {}; save();
+        state.conversation = frame.conversation; state.token = frame.token; state.seq = 0; shown = {}; lastShown = 0;
+        save();
         pending.forEach(send);
         break;
       case "resumed": pending.forEach(send); break;
@@ -181,6 +184,7 @@
   function event(e) {
     if (shown[e.seq]) { return; }
     shown[e.seq] = true;
+    lastShown = Math.max(lastShown, e.seq);
     state.seq = Math.max(state.seq || 0, e.seq); save();
     if (e.kind === "message") {
       var mine = e.from === "customer";
