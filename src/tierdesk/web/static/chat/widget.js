@@ -17,7 +17,7 @@
   var key = "tierdesk-chat:" + brand;
   var state = load();
   var ws = null, retry = 0, preChat = false, shown = {}, typingTimer = null, sentTyping = false, ended = false;
-  var lastShown = 0;  // the highest seq this page shows
+  var refused = false, lastShown = 0;  // lastShown: the highest seq this page shows
 
   function load() {
     try { return JSON.parse(localStorage.getItem(key)) || {}; } catch (e) { return {}; }
@@ -75,7 +75,7 @@
 
   launcher.onclick = function () {
     panel.classList.add("tdc-open");
-    if (!ws) { connect(); }
+    if (!ws && !refused) { connect(); }
     markRead();
     text.focus();
   };
@@ -93,7 +93,13 @@
     ws.onmessage = function (e) { receive(JSON.parse(e.data)); };
     ws.onclose = function (e) {
       ws = null;
-      if (e.code === 4403 || e.code === 4404 || ended) { setStatus(ended ? "" : "Chat is not available here."); return; }
+      if (e.code === 4403 || e.code === 4404) {  // this page's origin (or brand) may not chat: for good, no retries
+        refused = true;
+        form.style.display = "none"; compose.style.display = "none";
+        setStatus("Chat is not available on this site.");
+        return;
+      }
+      if (ended) { setStatus(""); return; }
       setStatus("Reconnecting…");
       retry = Math.min(retry + 1, 6);
       setTimeout(connect, 500 * Math.pow(2, retry - 1));  // 0.5 s, 1 s, 2 s ... 16 s
