@@ -17,7 +17,7 @@
   var key = "tierdesk-chat:" + brand;
   var state = load();
   var ws = null, retry = 0, preChat = false, shown = {}, typingTimer = null, sentTyping = false, ended = false;
-  var refused = false, lastShown = 0;  // lastShown: the highest seq this page shows
+  var retryTimer = null, refused = false, lastShown = 0;  // lastShown: the highest seq this page shows
 
   function load() {
     try { return JSON.parse(localStorage.getItem(key)) || {}; } catch (e) { return {}; }
@@ -75,7 +75,7 @@
 
   launcher.onclick = function () {
     panel.classList.add("tdc-open");
-    if (!ws && !refused) { connect(); }
+    if (!ws && !retryTimer && !refused) { connect(); }
     markRead();
     text.focus();
   };
@@ -88,6 +88,7 @@
   function send(frame) { if (ws && ws.readyState === 1) { ws.send(JSON.stringify(frame)); return true; } return false; }
 
   function connect() {
+    retryTimer = null;
     ws = new WebSocket(wsBase + "/channels/chat/ws/customer?brand=" + encodeURIComponent(brand));
     ws.onopen = function () { retry = 0; setStatus(""); };
     ws.onmessage = function (e) { receive(JSON.parse(e.data)); };
@@ -102,7 +103,7 @@
       if (ended) { setStatus(""); return; }
       setStatus("Reconnecting…");
       retry = Math.min(retry + 1, 6);
-      setTimeout(connect, 500 * Math.pow(2, retry - 1));  // 0.5 s, 1 s, 2 s ... 16 s
+      retryTimer = setTimeout(connect, 500 * Math.pow(2, retry - 1));  // 0.5 s, 1 s, 2 s ... 16 s
     };
   }
 
