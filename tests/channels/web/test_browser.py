@@ -4,34 +4,23 @@ a site the brand did not allow cannot frame it."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 
+from tests.browser import launch, shop_site
 from tests.channels.web.helpers import png
 from tierdesk.app import create_app
 from tierdesk.tickets.models import Attachment, Ticket
 
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-
-def chromium() -> str:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        if os.environ.get("TIERDESK_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium is required (CI installs it)")
-        pytest.skip("chromium is not installed")
-    return browser
 
 
 @pytest.fixture
@@ -56,28 +45,12 @@ def live_server(database, form_settings, form_app):
 def shop(live_server, form_app, world):
     """The shop's own site, a real HTTP server of its own (another origin), whose contact page embeds the form with
     the script tag. The brand allows it to frame the form; reached as localhost it is another origin, not allowed."""
-    page = shop_page(live_server).encode()
-
-    class Shop(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (the standard library's name)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    with TestClient(form_app) as admin:
-        r = admin.patch("/api/v1/web-forms/acme", headers=world.auth("admin"),
-                        json={"allowed_origins": [f"http://127.0.0.1:{port}"]})
-        assert r.status_code == 200, r.text
-    yield {"allowed": f"http://127.0.0.1:{port}/contact", "other": f"http://localhost:{port}/contact"}
-    server.shutdown()
+    with shop_site(shop_page(live_server)) as site:
+        with TestClient(form_app) as admin:
+            r = admin.patch("/api/v1/web-forms/acme", headers=world.auth("admin"),
+                            json={"allowed_origins": [site.origin]})
+            assert r.status_code == 200, r.text
+        yield {"allowed": site.url("/contact"), "other": site.url("/contact", host="localhost")}
 
 
 def shop_page(tierdesk: str) -> str:
@@ -88,10 +61,9 @@ def shop_page(tierdesk: str) -> str:
 
 
 def test_a_customer_fills_in_the_embedded_form_on_a_phone(shop, database):
-    executable = chromium()
     problems: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+        browser = launch(p)
         try:
             context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
             page = context.new_page()
@@ -136,9 +108,8 @@ def test_a_customer_fills_in_the_embedded_form_on_a_phone(shop, database):
 
 
 def test_a_site_the_brand_did_not_allow_cannot_frame_the_form(shop):
-    executable = chromium()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+        browser = launch(p)
         try:
             page = browser.new_page()
             with page.expect_console_message(lambda m: "frame-ancestors" in m.text) as refused:

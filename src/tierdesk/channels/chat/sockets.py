@@ -2,7 +2,9 @@
 the agent's chats. Frames are JSON objects with a "type".
 
 Customer: ``/channels/chat/ws/customer?brand=SLUG``. The page's Origin must be one the brand allows (or this
-server's own); otherwise the handshake is refused (403). The first frame starts or resumes a conversation:
+server's own); otherwise the socket is closed right after the handshake with code 4403 (4404: no such brand),
+which a browser's script can read (a refused handshake looks to it like any network failure). The first frame
+starts or resumes a conversation:
 
     -> {"type": "start", "visitor": "v-…", "name": "Maria", "email": "maria@example.com"}   (name/email optional
        unless the brand asks for them: hello's "pre_chat_form"; a customer signed in on the brand's site adds
@@ -323,13 +325,17 @@ async def customer_socket(websocket: WebSocket, brand: str = "") -> None:
             row and row.pre_chat_form)
 
     conn = Connection(websocket, ActorKind.CUSTOMER)
+    # A refusal is sent as a close code after the handshake, not as an HTTP 403 to it: a browser shows a script
+    # only "closed, 1006" for a refused handshake, the same as a network failure, and the widget would retry forever.
     try:
         brand_id, allowed, form = await conn.db(check, write=False)
     except NotFound:
+        await websocket.accept()
         await websocket.close(code=4404, reason=f"no brand '{brand[:64]}'")
         return
     if not allowed:
         log.info("chat refused for brand %s from origin %s", brand, origin)
+        await websocket.accept()
         await websocket.close(code=4403, reason="this page's origin may not open chats for the brand")
         return
     await websocket.accept()

@@ -17,6 +17,7 @@
   var key = "tierdesk-chat:" + brand;
   var state = load();
   var ws = null, retry = 0, preChat = false, shown = {}, typingTimer = null, sentTyping = false, ended = false;
+  var retryTimer = null, refused = false, lastShown = 0;  // lastShown: the highest seq this page shows
 
   function load() {
     try { return JSON.parse(localStorage.getItem(key)) || {}; } catch (e) { return {}; }
@@ -54,7 +55,12 @@
   var form = el("form", "tdc-form");
   var nameIn = el("input"); nameIn.placeholder = "Your name"; nameIn.required = true;
   var emailIn = el("input"); emailIn.type = "email"; emailIn.placeholder = "Your email"; emailIn.required = true;
-  form.appendChild(nameIn); form.appendChild(emailIn); form.appendChild(el("button", "", "Start chat"));
+  nameIn.setAttribute("aria-label", "Your name"); emailIn.setAttribute("aria-label", "Your email");  // a placeholder is no label
+  nameIn.autocomplete = "name"; emailIn.autocomplete = "email";
+  var formError = el("p", "tdc-form-error");
+  formError.setAttribute("role", "alert");
+  form.appendChild(nameIn); form.appendChild(emailIn); form.appendChild(formError);
+  form.appendChild(el("button", "", "Start chat"));
   var compose = el("form", "tdc-compose");
   var text = el("textarea"); text.placeholder = "Type a message"; text.setAttribute("aria-label", "Message");
   var endBtn = el("button", "tdc-end", "End");
@@ -69,7 +75,7 @@
 
   launcher.onclick = function () {
     panel.classList.add("tdc-open");
-    if (!ws) { connect(); }
+    if (!ws && !retryTimer && !refused) { connect(); }
     markRead();
     text.focus();
   };
@@ -82,30 +88,47 @@
   function send(frame) { if (ws && ws.readyState === 1) { ws.send(JSON.stringify(frame)); return true; } return false; }
 
   function connect() {
+    retryTimer = null;
     ws = new WebSocket(wsBase + "/channels/chat/ws/customer?brand=" + encodeURIComponent(brand));
     ws.onopen = function () { retry = 0; setStatus(""); };
     ws.onmessage = function (e) { receive(JSON.parse(e.data)); };
     ws.onclose = function (e) {
       ws = null;
-      if (e.code === 4403 || e.code === 4404 || ended) { setStatus(ended ? "" : "Chat is not available here."); return; }
+      if (e.code === 4403 || e.code === 4404) {  // this page's origin (or brand) may not chat: for good, no retries
+        refused = true;
+        form.style.display = "none"; compose.style.display = "none";
+        setStatus("Chat is not available on this site.");
+        return;
+      }
+      if (ended) { setStatus(""); return; }
       setStatus("Reconnecting…");
       retry = Math.min(retry + 1, 6);
-      setTimeout(connect, 500 * Math.pow(2, retry - 1));  // 0.5 s, 1 s, 2 s ... 16 s
+      retryTimer = setTimeout(connect, 500 * Math.pow(2, retry - 1));  // 0.5 s, 1 s, 2 s ... 16 s
     };
   }
 
   function begin() {
     if (state.conversation && state.token) {
-      send({ type: "resume", conversation: state.conversation, token: state.token, after: state.seq || 0 });
+      // After what this page shows: a new page of the shop (lastShown 0) gets the conversation from its start.
+      send({ type: "resume", conversation: state.conversation, token: state.token, after: lastShown });
     } else if (preChat && !(state.name && state.email)) {
-      form.style.display = "flex";
-      compose.style.display = "none";
+      showForm("", null);
     } else {
       var frame = { type: "start", visitor: state.visitor, name: state.name || null, email: state.email || null };
       var signedId = script.getAttribute("data-customer-id");  // signed in on the brand's site: signed by it
       if (signedId) { frame.customer = { id: signedId, signature: script.getAttribute("data-customer-signature") || "" }; }
       send(frame);
     }
+  }
+
+  function showForm(problem, field) {
+    nameIn.value = nameIn.value || state.name || ""; emailIn.value = emailIn.value || state.email || "";
+    formError.textContent = problem;
+    nameIn.removeAttribute("aria-invalid"); emailIn.removeAttribute("aria-invalid");
+    var bad = field === "name" ? nameIn : field === "email" ? emailIn : null;
+    if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); }
+    form.style.display = "flex";
+    compose.style.display = "none";
   }
 
   form.onsubmit = function (e) {
@@ -139,7 +162,8 @@
     switch (frame.type) {
       case "hello": preChat = !!frame.pre_chat_form; begin(); break;
       case "started":
-        state.conversation = frame.conversation; state.token = frame.token; state.seq = 0; shown = {}; save();
+        state.conversation = frame.conversation; state.token = frame.token; state.seq = 0; shown = {}; lastShown = 0;
+        save();
         pending.forEach(send);
         break;
       case "resumed": pending.forEach(send); break;
@@ -155,6 +179,10 @@
       case "error":
         if (frame.field === "token" || frame.code === "forbidden") {  // the chat is gone: start afresh
           delete state.conversation; delete state.token; state.seq = 0; save(); begin();
+        } else if (!state.conversation && (frame.field === "name" || frame.field === "email")) {
+          // The start was refused (an address the browser let through, say): ask again, saying why.
+          delete state[frame.field]; save();
+          showForm(frame.message, frame.field);
         } else { note(frame.message); }
         break;
     }
@@ -163,6 +191,7 @@
   function event(e) {
     if (shown[e.seq]) { return; }
     shown[e.seq] = true;
+    lastShown = Math.max(lastShown, e.seq);
     state.seq = Math.max(state.seq || 0, e.seq); save();
     if (e.kind === "message") {
       var mine = e.from === "customer";

@@ -1,0 +1,72 @@
+"""What the browser tests share: headless Chromium (required in CI: TIERDESK_REQUIRE_BROWSER=1 fails rather than
+skips), and a shop's own site, a real HTTP server on another origin whose page embeds one of tierdesk's scripts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu"]
+
+
+def chromium() -> str:
+    """The Chromium executable; skips the test without one, unless CI requires it."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("TIERDESK_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is required (CI installs it)")
+        pytest.skip("chromium is not installed")
+    return browser
+
+
+def launch(playwright: Any) -> Any:
+    """Headless Chromium, with the flags it needs in a container."""
+    return playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+
+
+@dataclass
+class Shop:
+    port: int
+
+    def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    @property
+    def origin(self) -> str:
+        """The origin a brand allows; the same server reached as localhost is another origin, not allowed."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def shop_site(page: str, headers: dict[str, str] | None = None) -> Iterator[Shop]:
+    """The shop's own site: every path answers with `page` (and `headers`, e.g. its Content-Security-Policy)."""
+    body = page.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield Shop(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
