@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -88,8 +89,23 @@ def append(db: Session, conversation: ChatConversation, kind: ChatEventKind, act
                       actor_kind=actor.kind, agent_id=actor.agent_id, message_id=message_id, client_id=client_id,
                       data=data or {}, created_at=utcnow())
     db.add(event)
-    live.publish(db, topic(conversation.id), str(conversation.last_seq))
+    live.publish(db, topic(conversation.id), notice_of(event))
     return event
+
+
+def notice_of(event: ChatEvent) -> str:
+    """The live notification of an event: its seq, then (when it fits a notification) its frame as JSON, which the
+    sockets send as it is instead of each reading the row back. PostgreSQL sends a NOTIFY only when its transaction
+    commits, so the frame is of a stored event; a receiver that misses one (a gap in the seqs) reads the log."""
+    seq = str(event.seq)
+    encoded = f"{seq} {json.dumps(frame_of(event), default=str)}"
+    return encoded if len(encoded) + len(topic(event.conversation_id)) < live.MAX_PAYLOAD else seq
+
+
+def parse_notice(text: str) -> tuple[int | None, str | None]:
+    """(seq, frame JSON or None) of a notification; (None, None) for anything else (the bus's resync)."""
+    head, _, frame = text.partition(" ")
+    return (int(head), frame or None) if head.isdigit() else (None, None)
 
 
 def frame_of(event: ChatEvent) -> dict[str, Any]:
