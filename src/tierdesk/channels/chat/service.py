@@ -56,6 +56,7 @@ from tierdesk.triage.service import TriagerSource, read_message
 
 BATCH = 200
 _CLIENT_ID = "tierdesk_chat_client_id"  # session info: the client's id of the agent message being replied
+_CONVERSATION = "tierdesk_chat_conversation"  # session info: the chat the agent writes in, locked already
 AGENT_NAME_TTL = 60.0  # seconds an agent's display name is remembered (a renamed agent shows so within a minute)
 _agent_names: dict[int, tuple[str | None, float]] = {}
 DEFAULT_EXPECTED_WAIT = 60.0  # seconds per place in the queue, until the brand has answered chats to learn from
@@ -117,15 +118,20 @@ def frame_of(event: ChatEvent) -> dict[str, Any]:
     return frame
 
 
-def _locked(db: Session, conversation_id: int, ticket_id: int | None = None) -> ChatConversation:
+def _locked(db: Session, conversation_id: int) -> ChatConversation:
     """The conversation, locked, its ticket locked before it: every path takes the two in the reply path's order
     (tickets.service.reply locks the ticket, then deliver_reply the chat), so none waits for the other in a
     circle."""
-    repository.lock_ticket_of(db, conversation_id, ticket_id)
+    return _locked_with_ticket(db, conversation_id)[0]
+
+
+def _locked_with_ticket(db: Session, conversation_id: int) -> tuple[ChatConversation, Ticket | None]:
+    """_locked, and the ticket it locked (loaded by the same statement: no second query for it)."""
+    ticket = repository.lock_ticket_of(db, conversation_id)
     conversation = repository.lock(db, conversation_id)
     if conversation is None:
         raise NotFound(f"chat {conversation_id} not found")
-    return conversation
+    return conversation, ticket
 
 
 # -- the customer's side -----------------------------------------------------------------------------------------------
@@ -250,7 +256,7 @@ def customer_message(db: Session, intake: IntakePipeline, conversation_id: int, 
     intake (the ticket opens, triaged); the later ones join that ticket through tickets.mutations.add_message, as
     intake would add them, without identifying the customer again. A resend of the same client_id (its ack was
     lost) is recognised and not stored twice."""
-    conversation = _locked(db, conversation_id)
+    conversation, locked_ticket = _locked_with_ticket(db, conversation_id)
     earlier = repository.seq_of_client_message(db, conversation_id, ActorKind.CUSTOMER, client_id)
     if earlier is not None:
         assert conversation.ticket_id is not None  # a stored message opened it
@@ -260,7 +266,8 @@ def customer_message(db: Session, intake: IntakePipeline, conversation_id: int, 
     external_id = f"chat:{conversation.id}:{client_id}"
     # Plain text: what the customer typed is shown as text (HTML in it is escaped, never rendered).
     body_text, body_html = tickets.message_bodies(text, None)
-    ticket = db.get(Ticket, conversation.ticket_id) if conversation.ticket_id is not None else None
+    ticket = locked_ticket if locked_ticket is not None and locked_ticket.id == conversation.ticket_id else (
+        db.get(Ticket, conversation.ticket_id) if conversation.ticket_id is not None else None)
     first = ticket is None or ticket.status is TicketStatus.CLOSED
     if ticket is not None and not first:
         message = mutations.add_message(
@@ -409,7 +416,9 @@ def _agent_name(db: Session, agent_id: int) -> str | None:
 def deliver_reply(db: Session, ticket: Ticket, message: Message) -> bool:
     """tickets.service.reply's delivery for chat tickets: the reply joins the chat's log. A chat that continued
     by email sends it by email; a chat that ended otherwise (or never started) leaves it to the default."""
-    conversation = repository.of_ticket(db, ticket.id, for_update=True)
+    held = db.info.pop(_CONVERSATION, None)
+    conversation = held if isinstance(held, ChatConversation) and held.ticket_id == ticket.id else (
+        repository.of_ticket(db, ticket.id, for_update=True))
     if conversation is None:
         return False
     if conversation.status is ChatStatus.ENDED:
@@ -430,32 +439,42 @@ def agent_conversation(db: Session, principal: Principal, conversation_id: int) 
     conversation = db.get(ChatConversation, conversation_id)
     if conversation is None or conversation.ticket_id is None:
         raise NotFound(f"chat {conversation_id} not found")
-    ticket = db.get_one(Ticket, conversation.ticket_id)
+    _check_agent(principal, db.get_one(Ticket, conversation.ticket_id), conversation_id)
+    return conversation
+
+
+def _check_agent(principal: Principal, ticket: Ticket, conversation_id: int) -> None:
     if not principal.sees_brand(ticket.brand_id):
         raise NotFound(f"chat {conversation_id} not found")
     if ticket.assignee_id != principal.agent_id and not principal.is_admin and principal.role.value != "lead":
         raise Forbidden(f"chat {conversation_id} is not yours")
-    return conversation
 
 
 def agent_message(db: Session, principal: Principal, conversation_id: int, text: str, client_id: str) -> int:
     """The agent writes in the chat: a public reply to its ticket, through the one reply path. Returns its seq; a
     resend of the same client_id (its ack was lost) is not stored twice."""
-    seen = agent_conversation(db, principal, conversation_id)
-    conversation = _locked(db, conversation_id, seen.ticket_id)
+    conversation, ticket = _locked_with_ticket(db, conversation_id)  # checked as agent_conversation does
+    if conversation.ticket_id is None:
+        raise NotFound(f"chat {conversation_id} not found")
+    if ticket is None or ticket.id != conversation.ticket_id:  # its first message opened a new one meanwhile
+        ticket = db.get_one(Ticket, conversation.ticket_id)
+    _check_agent(principal, ticket, conversation_id)
     earlier = repository.seq_of_client_message(db, conversation_id, ActorKind.AGENT, client_id)
     if earlier is not None:
         return earlier
     if conversation.status is ChatStatus.ENDED:
         raise InvalidInput("this chat has ended; reply on the ticket instead", field="conversation")
-    assert conversation.ticket_id is not None  # agent_conversation checked
-    db.info[_CLIENT_ID] = client_id  # for deliver_reply, which the reply path calls, to store with the event
+    # For deliver_reply, which the reply path calls: the client's id to store with the event, and the chat
+    # (locked here already, so not looked up and locked again).
+    db.info[_CLIENT_ID] = client_id
+    db.info[_CONVERSATION] = conversation
     try:
         tickets.reply(db, principal, conversation.ticket_id, MessageCreate(body=text))
     finally:
         db.info.pop(_CLIENT_ID, None)
+        db.info.pop(_CONVERSATION, None)
     # deliver_reply appended it under the lock this transaction holds: the seq is the conversation's last.
-    return db.get_one(ChatConversation, conversation_id).last_seq
+    return conversation.last_seq
 
 
 def agent_end(db: Session, principal: Principal, conversation_id: int, disposition: str | None,
