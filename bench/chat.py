@@ -130,6 +130,17 @@ def start_servers(url: str, data_dir: Path, capacity: int) -> tuple[list[subproc
     return processes, urls
 
 
+async def reconnect(url: str, **options: Any) -> ClientConnection:
+    """Connect, trying again (as the widget does) when the handshake fails or times out: a thousand clients
+    reconnecting at once can wait longer than a handshake's timeout, and one that gave up would stall the run."""
+    for attempt in range(30):
+        try:
+            return await connect(url, max_queue=None, **options)
+        except Exception:  # noqa: BLE001 (refused, reset, timed out: all mean try again)
+            await asyncio.sleep(min(5.0, 0.5 * (attempt + 1)) * random.uniform(0.5, 1.5))
+    return await connect(url, max_queue=None, **options)
+
+
 class Stats:
     def __init__(self) -> None:
         self.sent: dict[str, float] = {}  # message text -> when it was sent
@@ -176,7 +187,7 @@ class Customer:
         await self.send(**frame)
 
     async def open(self) -> None:
-        self.ws = await connect(f"ws://{self.base}/channels/chat/ws/customer?brand=bench", max_queue=None)
+        self.ws = await reconnect(f"ws://{self.base}/channels/chat/ws/customer?brand=bench")
         await self.ws.recv()  # hello
         if self.conversation:
             await self.send(type="resume", conversation=self.conversation, token=self.token, after=self.last)
@@ -242,8 +253,8 @@ class Agent:
         self.cut = False
 
     async def open(self) -> None:
-        self.ws = await connect(f"ws://{self.base}/channels/chat/ws/agent", max_queue=None,
-                                additional_headers={"Authorization": f"Bearer {self.token}"})
+        self.ws = await reconnect(f"ws://{self.base}/channels/chat/ws/agent",
+                                  additional_headers={"Authorization": f"Bearer {self.token}"})
         await self.ws.send(json.dumps({"type": "hello", "after": {str(k): v for k, v in self.last.items()}}))
 
     async def run(self, reconnected: asyncio.Event) -> None:

@@ -118,13 +118,13 @@ def agent_name(db: Session, agent_id: int) -> str | None:
     return db.scalar(sa.select(Agent.display_name).where(Agent.id == agent_id))
 
 
-def lock_ticket_of(db: Session, conversation_id: int, ticket_id: int | None = None) -> None:
-    """Lock the conversation's ticket (when it has one; given when the caller knows it) before the conversation:
+def lock_ticket_of(db: Session, conversation_id: int) -> Ticket | None:
+    """Lock the conversation's ticket (when it has one) before the conversation, and load it, in one statement:
     the reply path locks in that order (the ticket, then its chat), and the other way round would deadlock."""
-    if ticket_id is None:
-        ticket_id = db.scalar(sa.select(ChatConversation.ticket_id).where(ChatConversation.id == conversation_id))
-    if ticket_id is not None:
-        db.execute(sa.select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
+    ticket_id = (sa.select(ChatConversation.ticket_id).where(ChatConversation.id == conversation_id)
+                 .scalar_subquery())
+    return db.scalar(sa.select(Ticket).where(Ticket.id == ticket_id).with_for_update(of=Ticket)
+                     .execution_options(populate_existing=True))
 
 
 def seq_of_client_message(db: Session, conversation_id: int, side: ActorKind, client_id: str) -> int | None:

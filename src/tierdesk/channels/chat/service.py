@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ from tierdesk.triage.service import TriagerSource, read_message
 
 BATCH = 200
 _CLIENT_ID = "tierdesk_chat_client_id"  # session info: the client's id of the agent message being replied
+_CONVERSATION = "tierdesk_chat_conversation"  # session info: the chat the agent writes in, locked already
 AGENT_NAME_TTL = 60.0  # seconds an agent's display name is remembered (a renamed agent shows so within a minute)
 _agent_names: dict[int, tuple[str | None, float]] = {}
 DEFAULT_EXPECTED_WAIT = 60.0  # seconds per place in the queue, until the brand has answered chats to learn from
@@ -90,8 +92,23 @@ def append(db: Session, conversation: ChatConversation, kind: ChatEventKind, act
                       actor_kind=actor.kind, agent_id=actor.agent_id, message_id=message_id, client_id=client_id,
                       data=data or {}, created_at=utcnow())
     db.add(event)
-    live.publish(db, topic(conversation.id), str(conversation.last_seq))
+    live.publish(db, topic(conversation.id), notice_of(event))
     return event
+
+
+def notice_of(event: ChatEvent) -> str:
+    """The live notification of an event: its seq, then (when it fits a notification) its frame as JSON, which the
+    sockets send as it is instead of each reading the row back. PostgreSQL sends a NOTIFY only when its transaction
+    commits, so the frame is of a stored event; a receiver that misses one (a gap in the seqs) reads the log."""
+    seq = str(event.seq)
+    encoded = f"{seq} {json.dumps(frame_of(event), default=str)}"
+    return encoded if len(encoded) + len(topic(event.conversation_id)) < live.MAX_PAYLOAD else seq
+
+
+def parse_notice(text: str) -> tuple[int | None, str | None]:
+    """(seq, frame JSON or None) of a notification; (None, None) for anything else (the bus's resync)."""
+    head, _, frame = text.partition(" ")
+    return (int(head), frame or None) if head.isdigit() else (None, None)
 
 
 def frame_of(event: ChatEvent) -> dict[str, Any]:
@@ -103,15 +120,20 @@ def frame_of(event: ChatEvent) -> dict[str, Any]:
     return frame
 
 
-def _locked(db: Session, conversation_id: int, ticket_id: int | None = None) -> ChatConversation:
+def _locked(db: Session, conversation_id: int) -> ChatConversation:
     """The conversation, locked, its ticket locked before it: every path takes the two in the reply path's order
     (tickets.service.reply locks the ticket, then deliver_reply the chat), so none waits for the other in a
     circle."""
-    repository.lock_ticket_of(db, conversation_id, ticket_id)
+    return _locked_with_ticket(db, conversation_id)[0]
+
+
+def _locked_with_ticket(db: Session, conversation_id: int) -> tuple[ChatConversation, Ticket | None]:
+    """_locked, and the ticket it locked (loaded by the same statement: no second query for it)."""
+    ticket = repository.lock_ticket_of(db, conversation_id)
     conversation = repository.lock(db, conversation_id)
     if conversation is None:
         raise NotFound(f"chat {conversation_id} not found")
-    return conversation
+    return conversation, ticket
 
 
 # -- the customer's side -----------------------------------------------------------------------------------------------
@@ -234,7 +256,7 @@ def customer_message(db: Session, intake: IntakePipeline, conversation_id: int, 
     intake (the ticket opens, triaged); the later ones join that ticket through tickets.mutations.add_message, as
     intake would add them, without identifying the customer again. A resend of the same client_id (its ack was
     lost) is recognised and not stored twice."""
-    conversation = _locked(db, conversation_id)
+    conversation, locked_ticket = _locked_with_ticket(db, conversation_id)
     earlier = repository.seq_of_client_message(db, conversation_id, ActorKind.CUSTOMER, client_id)
     if earlier is not None:
         assert conversation.ticket_id is not None  # a stored message opened it
@@ -244,7 +266,8 @@ def customer_message(db: Session, intake: IntakePipeline, conversation_id: int, 
     external_id = f"chat:{conversation.id}:{client_id}"
     # Plain text: what the customer typed is shown as text (HTML in it is escaped, never rendered).
     body_text, body_html = tickets.message_bodies(text, None)
-    ticket = db.get(Ticket, conversation.ticket_id) if conversation.ticket_id is not None else None
+    ticket = locked_ticket if locked_ticket is not None and locked_ticket.id == conversation.ticket_id else (
+        db.get(Ticket, conversation.ticket_id) if conversation.ticket_id is not None else None)
     first = ticket is None or ticket.status is TicketStatus.CLOSED
     if ticket is not None and not first:
         message = mutations.add_message(
@@ -395,7 +418,9 @@ def _agent_name(db: Session, agent_id: int) -> str | None:
 def deliver_reply(db: Session, ticket: Ticket, message: Message) -> bool:
     """tickets.service.reply's delivery for chat tickets: the reply joins the chat's log. A chat that ended leaves
     it to the default (a chat that continued by email is an email ticket since, see end())."""
-    conversation = repository.of_ticket(db, ticket.id, for_update=True)
+    held = db.info.pop(_CONVERSATION, None)
+    conversation = held if isinstance(held, ChatConversation) and held.ticket_id == ticket.id else (
+        repository.of_ticket(db, ticket.id, for_update=True))
     if conversation is None or conversation.status is ChatStatus.ENDED:
         return False
     name = _agent_name(db, message.author_agent_id) if message.author_agent_id else None
@@ -411,32 +436,42 @@ def agent_conversation(db: Session, principal: Principal, conversation_id: int) 
     conversation = db.get(ChatConversation, conversation_id)
     if conversation is None or conversation.ticket_id is None:
         raise NotFound(f"chat {conversation_id} not found")
-    ticket = db.get_one(Ticket, conversation.ticket_id)
+    _check_agent(principal, db.get_one(Ticket, conversation.ticket_id), conversation_id)
+    return conversation
+
+
+def _check_agent(principal: Principal, ticket: Ticket, conversation_id: int) -> None:
     if not principal.sees_brand(ticket.brand_id):
         raise NotFound(f"chat {conversation_id} not found")
     if ticket.assignee_id != principal.agent_id and not principal.is_admin and principal.role is not AgentRole.LEAD:
         raise Forbidden(f"chat {conversation_id} is not yours")
-    return conversation
 
 
 def agent_message(db: Session, principal: Principal, conversation_id: int, text: str, client_id: str) -> int:
     """The agent writes in the chat: a public reply to its ticket, through the one reply path. Returns its seq; a
     resend of the same client_id (its ack was lost) is not stored twice."""
-    seen = agent_conversation(db, principal, conversation_id)
-    conversation = _locked(db, conversation_id, seen.ticket_id)
+    conversation, ticket = _locked_with_ticket(db, conversation_id)  # checked as agent_conversation does
+    if conversation.ticket_id is None:
+        raise NotFound(f"chat {conversation_id} not found")
+    if ticket is None or ticket.id != conversation.ticket_id:  # its first message opened a new one meanwhile
+        ticket = db.get_one(Ticket, conversation.ticket_id)
+    _check_agent(principal, ticket, conversation_id)
     earlier = repository.seq_of_client_message(db, conversation_id, ActorKind.AGENT, client_id)
     if earlier is not None:
         return earlier
     if conversation.status is ChatStatus.ENDED:
         raise InvalidInput("this chat has ended; reply on the ticket instead", field="conversation")
-    assert conversation.ticket_id is not None  # agent_conversation checked
-    db.info[_CLIENT_ID] = client_id  # for deliver_reply, which the reply path calls, to store with the event
+    # For deliver_reply, which the reply path calls: the client's id to store with the event, and the chat
+    # (locked here already, so not looked up and locked again).
+    db.info[_CLIENT_ID] = client_id
+    db.info[_CONVERSATION] = conversation
     try:
         tickets.reply(db, principal, conversation.ticket_id, MessageCreate(body=text))
     finally:
         db.info.pop(_CLIENT_ID, None)
+        db.info.pop(_CONVERSATION, None)
     # deliver_reply appended it under the lock this transaction holds: the seq is the conversation's last.
-    return db.get_one(ChatConversation, conversation_id).last_seq
+    return conversation.last_seq
 
 
 def agent_end(db: Session, principal: Principal, conversation_id: int, disposition: str | None,

@@ -50,13 +50,14 @@ it, whichever server process it reconnects to, also after a restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any, TypeVar
 
@@ -99,6 +100,10 @@ class Connection:
         self.bus: LiveBus = state.live
         self.loop = asyncio.get_running_loop()
         self.sent: dict[int, int] = {}  # conversation -> last seq sent
+        self._told: dict[int, dict[int, str]] = {}  # conversation -> seq -> its frame (JSON), as notified
+        self._read: set[int] = set()  # conversations whose log must be read (a notice without its frame, a resync)
+        self._acked = asyncio.Event()  # clear while a message is stored and acknowledged: its ack goes out first
+        self._acked.set()
         self._wake: asyncio.Queue[int] = asyncio.Queue()
         self._pending: set[int] = set()
         self._unsubscribe: list[Callable[[], None]] = []
@@ -117,9 +122,12 @@ class Connection:
 
     # -- sending -------------------------------------------------------------------------------------------------------
     async def send(self, frame: dict[str, Any]) -> None:
+        await self.send_text(json.dumps(frame, default=str))
+
+    async def send_text(self, text: str) -> None:
         async with self._send_lock:
             if self.ws.application_state is WebSocketState.CONNECTED:
-                await self.ws.send_text(json.dumps(frame, default=str))
+                await self.ws.send_text(text)
 
     async def error(self, code: str, message: str, field: str | None = None, **extra: Any) -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
@@ -127,6 +135,16 @@ class Connection:
             frame["field"] = field
         frame.update(extra)
         await self.send(frame)
+
+    @contextlib.asynccontextmanager
+    async def acking(self) -> AsyncIterator[None]:
+        """Store a message and send its ack inside this: the events it made (which the notification may bring
+        before the ack is sent) wait, so the writer sees its ack before its own message."""
+        self._acked.clear()
+        try:
+            yield
+        finally:
+            self._acked.set()
 
     # -- receiving ---------------------------------------------------------------------------------------------------
     async def frames(self) -> Any:
@@ -185,8 +203,8 @@ class Connection:
 
     def _notified(self, topic: str, text: str) -> None:  # any thread
         conversation_id = int(topic.rpartition(":")[2])
-        seq = int(text) if text.isdigit() else None
-        self.loop.call_soon_threadsafe(self._poke, conversation_id, seq)
+        seq, frame = service.parse_notice(text)
+        self.loop.call_soon_threadsafe(self._poke, conversation_id, seq, frame)
 
     def _typing(self, topic: str, text: str) -> None:  # any thread
         if not text or text == "*":
@@ -197,9 +215,13 @@ class Connection:
             frame = {"type": "typing", "conversation": conversation_id, "from": side, "active": active == "1"}
             self.loop.call_soon_threadsafe(lambda: self.spawn(self.send(frame)))
 
-    def _poke(self, conversation_id: int, seq: int | None = None) -> None:
+    def _poke(self, conversation_id: int, seq: int | None = None, frame: str | None = None) -> None:
         if seq is not None and seq <= self.sent.get(conversation_id, 0):
             return  # sent already (read with an earlier notification's batch)
+        if seq is not None and frame is not None:
+            self._told.setdefault(conversation_id, {})[seq] = frame
+        else:
+            self._read.add(conversation_id)
         if conversation_id not in self._pending:
             self._pending.add(conversation_id)
             self._wake.put_nowait(conversation_id)
@@ -227,6 +249,19 @@ class Connection:
         while True:
             conversation_id = await self._wake.get()
             self._pending.discard(conversation_id)
+            await self._acked.wait()
+            # Frames that came with their notifications, in seq order from the last sent: sent without a read.
+            told = self._told.get(conversation_id, {})
+            while (frame_text := told.pop(self.sent[conversation_id] + 1, None)) is not None:
+                await self.send_text(frame_text)
+                self.sent[conversation_id] += 1
+            if told and min(told) > self.sent[conversation_id]:
+                self._read.add(conversation_id)  # a gap: a notification was lost or had no room for its frame
+            for seq in [s for s in told if s <= self.sent[conversation_id]]:
+                del told[seq]
+            if conversation_id not in self._read:
+                continue
+            self._read.discard(conversation_id)
             while True:
                 events = await self.db(partial(_frames_after, conversation_id, self.sent[conversation_id]),
                                        write=False)
@@ -234,12 +269,8 @@ class Connection:
                     if frame["seq"] > self.sent[conversation_id]:
                         await self.send(frame)
                         self.sent[conversation_id] = frame["seq"]
-                        await self.on_event(frame)
                 if len(events) < 500:
                     break
-
-    async def on_event(self, frame: dict[str, Any]) -> None:
-        """A hook for what a side does on seeing an event."""
 
     async def typing(self, conversation_id: int, active: bool) -> None:
         text = f"{self.side.value}:{'1' if active else '0'}"
@@ -449,10 +480,11 @@ async def _customer_frame(conn: Connection, conversation_id: int, kind: str, fra
         if first:  # triage reads the first message before the transaction (it needs no database)
             reading = await anyio.to_thread.run_sync(service.read_customer_message, state.triage, text,
                                                      limiter=state.computing_threads)
-        done = await conn.db(lambda db: service.customer_message(db, state.intake, conversation_id, text, client_id,
-                                                                 reading))
-        conn.ticket_id = done.ticket_id
-        await conn.send({"type": "ack", "client_id": client_id, "seq": done.seq, "ticket_id": done.ticket_id})
+        async with conn.acking():
+            done = await conn.db(lambda db: service.customer_message(db, state.intake, conversation_id, text,
+                                                                     client_id, reading))
+            conn.ticket_id = done.ticket_id
+            await conn.send({"type": "ack", "client_id": client_id, "seq": done.seq, "ticket_id": done.ticket_id})
         if first:
             await _send_waiting(conn, conversation_id)
     elif kind == "typing":
@@ -596,8 +628,9 @@ async def _agent_frame(conn: Connection, principal: Principal, frame: dict[str, 
     if kind == "message":
         text = _text(frame, conn.settings.chat_max_message_chars)
         client_id = _client_id(frame)
-        seq = await conn.db(lambda db: service.agent_message(db, principal, conversation_id, text, client_id))
-        await conn.send({"type": "ack", "conversation": conversation_id, "client_id": client_id, "seq": seq})
+        async with conn.acking():
+            seq = await conn.db(lambda db: service.agent_message(db, principal, conversation_id, text, client_id))
+            await conn.send({"type": "ack", "conversation": conversation_id, "client_id": client_id, "seq": seq})
         conn.watch(conversation_id, 0)
     elif kind == "typing":
         await conn.db(lambda db: service.agent_conversation(db, principal, conversation_id), write=False)
