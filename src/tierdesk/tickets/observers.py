@@ -3,7 +3,7 @@
 Ticket events are recorded in two places only (mutations.record_event, and the bulk insert of
 mutations.assign_routed); both hand what they recorded to the observers registered here, in the caller's
 transaction, so whatever an observer writes commits or rolls back with the change. The tickets domain knows nothing
-of its observers: the composition root (tierdesk.wiring) registers them (the webhooks capture).
+of its observers: the composition root tierdesk.hooks registers them (the webhooks capture).
 
 An observer runs on every hot path (intake, routing, the SLA watch): it must stay cheap when it has nothing to do,
 and it must not flush the session (a new ticket is still being built when its `created` event is recorded).

@@ -78,8 +78,8 @@ def reply(db: Session, principal: Principal, ticket_id: int, data: MessageCreate
     return message
 
 
-# A live channel's delivery of a public reply (chat): registered by the channel at start-up, called in the reply's
-# transaction; True when the channel delivered it, False to fall back to email (a chat that continued by email).
+# A live channel's delivery of a public reply (chat): registered by tierdesk.hooks in every process, called in the
+# reply's transaction; True when the channel delivered it, False to fall back to email where the customer has it.
 ReplyDelivery = Callable[[Session, Ticket, Message], bool]
 _reply_deliveries: dict[Channel, ReplyDelivery] = {}
 
