@@ -1,11 +1,14 @@
 """What the browser tests share: headless Chromium (required in CI: TIERDESK_REQUIRE_BROWSER=1 fails rather than
-skips), and a shop's own site, a real HTTP server on another origin whose page embeds one of tierdesk's scripts."""
+skips), tierdesk on a real uvicorn server on loopback, and a shop's own site, a real HTTP server on another origin
+whose page embeds one of tierdesk's scripts."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +18,37 @@ from typing import Any
 import pytest
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu"]
+
+
+@dataclass
+class Served:
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[Served]:
+    """The app on a real uvicorn server on a free loopback port, in a thread, for as long as the block runs."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(400):
+        if server.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield Served(port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def chromium() -> str:

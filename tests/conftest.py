@@ -100,6 +100,14 @@ def client(database, settings) -> TestClient:
         yield c
 
 
+@pytest.fixture
+def web(database, settings) -> TestClient:
+    """A browser's view of the app (the web UI's pages): over HTTPS, so the Secure session cookie comes back."""
+    with TestClient(create_app(database, settings), base_url="https://testserver",
+                    raise_server_exceptions=False) as c:
+        yield c
+
+
 @dataclass
 class World:
     """A small support operation: two brands with queues, agents of each role, and their API tokens."""

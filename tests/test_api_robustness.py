@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.browser import serving
+
 JUNK_IDS = ["0", "-1", "9223372036854775808", "99999999999999999999", "abc", "1.5", "%00", "²"]
 JUNK_BODIES = [
     None,
@@ -183,28 +185,10 @@ def test_openapi_declares_the_error_answers_of_every_operation(client):
 @pytest.fixture
 def live_server(database, settings):
     """The app on a real uvicorn server on loopback, with a 64 KiB body limit; yields its port."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
     from tierdesk.app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(database, settings.model_copy(update={"max_request_bytes": 65536}))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(database, settings.model_copy(update={"max_request_bytes": 65536}))) as served:
+        yield served.port
 
 
 def _response_of(sock) -> bytes:

@@ -19,7 +19,7 @@ ROOT = pathlib.Path(tierdesk.__file__).parent
 # The layering, lowest first: a package may import only packages listed before it (and kit, db, config, deps).
 LAYERS = ["kit", "jobs", "queues", "brands", "agents", "sla", "tickets", "customers", "routing", "triage", "intake",
           "webhooks",
-          "channels"]
+          "channels", "workspace"]
 INFRASTRUCTURE = {"db", "config", "deps"}
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import threading
-import time
 
 import pytest
-import uvicorn
 
+from tests.browser import serving
 from tierdesk.app import create_app
 
 
@@ -29,9 +26,7 @@ def test_docs_page_uses_only_local_assets(client):
     assert "javascript" in js.headers["content-type"] and len(js.content) > 100_000
 
 
-def test_the_root_leads_to_the_docs_and_redoc_is_off(client):
-    r = client.get("/", follow_redirects=False)
-    assert r.status_code in (302, 307) and r.headers["location"] == "/docs"
+def test_redoc_is_off(client):
     assert client.get("/redoc").status_code == 404
 
 
@@ -42,26 +37,12 @@ def test_docs_render_in_a_real_browser_without_internet(database, settings, tmp_
         if os.environ.get("TIERDESK_REQUIRE_BROWSER") == "1":
             pytest.fail("chromium is required (CI installs it)")
         pytest.skip("chromium is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(database, settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.05)
+    with serving(create_app(database, settings)) as served:
         dom = subprocess.run(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=10000", "--dump-dom",
-             f"http://127.0.0.1:{port}/docs"],
+             f"{served.url}/docs"],
             capture_output=True, text=True, timeout=90,
         ).stdout
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     assert "/api/v1/contacts" in dom and "Receive Contact" in dom  # drawn by Swagger UI's JavaScript

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.datastructures import Headers
@@ -24,6 +24,7 @@ from tierdesk import __version__
 from tierdesk.agents.api import integrations_router
 from tierdesk.agents.api import router as agents_router
 from tierdesk.agents.auth import FailedAuthLimiter
+from tierdesk.agents.views import router as sign_in_pages
 from tierdesk.brands.api import router as brands_router
 from tierdesk.channels.chat.api import router as chat_router
 from tierdesk.channels.chat.sockets import router as chat_sockets
@@ -42,7 +43,9 @@ from tierdesk.intake.api import router as intake_router
 from tierdesk.intake.pipeline import default_pipeline
 from tierdesk.jobs import live
 from tierdesk.jobs.worker import Worker
+from tierdesk.kit import pages
 from tierdesk.kit.errors import ERROR_RESPONSES, DomainError, TooManyRequests
+from tierdesk.kit.pages import SignInRequired
 from tierdesk.routing.api import api as queues_router
 from tierdesk.routing.api import presence_api, ticket_moves
 from tierdesk.sla.api import router as sla_router
@@ -52,8 +55,11 @@ from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
 from tierdesk.webhooks.api import router as webhooks_router
 from tierdesk.wiring import default_jobs, keep_settings_webhook
+from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
+# The web UI, in the order their paths are matched.
+PAGE_ROUTERS = (sign_in_pages, workspace_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -144,9 +150,29 @@ class RequestSizeLimit:
         await response(scope, receive, send)
 
 
+def _to_sign_in(request: Request, location: str) -> Response:
+    """Pages: to the sign-in page, with where the person was going; an HTMX request is told to go there itself."""
+    if pages.is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
+
+
+def _error_page(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """A refusal on a page, as a page (or, for HTMX, the message alone: the page's script shows it)."""
+    if pages.is_htmx(request):
+        return PlainTextResponse(message, status_code=status, headers=dict(headers or {}))
+    return pages.render(request, "error.html", status_code=status, headers=dict(headers or {}), status=status,
+                        message=message)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_request: Request, exc: DomainError):
+    async def _domain(request: Request, exc: DomainError):
+        if isinstance(exc, SignInRequired) and pages.wants_html(request):
+            return _to_sign_in(request, exc.location)
+        if pages.wants_html(request):
+            return _error_page(request, exc.status_code, exc.message,
+                               {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         if isinstance(exc, TooManyRequests):
             headers = {"Retry-After": str(exc.retry_after)}
@@ -165,6 +191,8 @@ def install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such path: {request.url.path}"
+            if pages.wants_html(request):
+                return _error_page(request, 404, f"There is no page at {request.url.path}.")
         elif exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
             message = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
@@ -174,7 +202,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, body, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError):
         fields = []
         for err in exc.errors():
             if err.get("type") == "json_invalid":  # the only error when the body cannot be read
@@ -186,6 +214,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 message = message[len("Value error, "):]
             fields.append({"field": _field_of(err.get("loc", ())), "message": message})
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+        if pages.wants_html(request):
+            return _error_page(request, 422, f"Something in the form is not right: {summary}")
         return _error(422, {"code": "validation_error", "message": summary, "field": fields[0]["field"],
                             "fields": fields})
 
@@ -200,8 +230,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(503, {"code": "unavailable", "message": "the database is busy or unreachable; retry shortly"})
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error")
+        if pages.wants_html(request):
+            return _error_page(request, 500, "Something went wrong on our side; it was logged.")
         return _error(500, {"code": "internal_error", "message": "something went wrong on our side; it was logged"})
 
 
@@ -269,9 +301,9 @@ def create_app(
     app.include_router(chat_sockets)  # WebSockets: /channels/chat/ws/customer and /ws/agent
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/", include_in_schema=False)
-    def home():
-        return RedirectResponse("/docs")
+    # The web UI's pages: each router carries the CSRF check (kit.pages.csrf_protect).
+    for pages_router in PAGE_ROUTERS:
+        app.include_router(pages_router, include_in_schema=False)
 
     @app.get("/docs", include_in_schema=False)
     def docs():

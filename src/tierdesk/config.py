@@ -136,6 +136,22 @@ class Settings(BaseSettings):
     # the URL each request arrives at.
     voice_public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
 
+    # The web UI. Links in mails (password reset, portal sign-in, survey) start with this URL, e.g.
+    # https://support.example.com; unset: the address the request that asked for the mail came to.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    # Session cookies are Secure (sent over HTTPS only; browsers count http://localhost as secure). Turn off only
+    # to try tierdesk over plain HTTP on another host.
+    secure_cookies: bool = True
+    # A web session ends this many hours after sign-in, or after this many minutes without a request.
+    web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    web_session_idle_minutes: float = Field(default=120.0, gt=0, le=24 * 60 * 30)
+    # After this many failed sign-ins in a row an account is locked for sign_in_lockout_seconds, doubled on each
+    # lock-out in a row up to an hour (0 turns it off; the per-address limit, auth_failure_limit, still applies).
+    sign_in_lockout_after: int = Field(default=5, ge=0, le=1000)
+    sign_in_lockout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # A password reset link works once, for this many minutes.
+    password_reset_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+
     @field_validator("smtp_tls_cert", "smtp_tls_key")
     @classmethod
     def _readable_file(cls, v: Path | None, info) -> Path | None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from anyio import CancelScope, to_thread
 from fastapi import Depends, Request
@@ -14,11 +15,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository as agents_repo
+from tierdesk.agents import sessions
 from tierdesk.agents.auth import token_digest
+from tierdesk.agents.sessions import SESSION_COOKIE, SignedIn
 from tierdesk.config import Settings
 from tierdesk.db import Database, finish
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Forbidden, InvalidInput, TooManyRequests, Unauthenticated
+from tierdesk.kit.pages import SignInRequired
+from tierdesk.kit.time import utcnow
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 _bearer = HTTPBearer(auto_error=False, description="An API token from `tierdesk tokens create`")
@@ -188,3 +193,32 @@ def get_app_settings(request: Request) -> Settings:
 
 
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
+
+
+# -- the web UI's signed-in agent (agents/sessions.py) ---------------------------------------------------------------
+def _sign_in_location(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/?next=" + quote(target, safe="") if target != "/" else "/"
+
+
+def get_signed_in(request: Request, db: Db) -> SignedIn:
+    """The agent signed in to this browser; anyone else is sent to the sign-in page (where they were going kept)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    settings: Settings = request.app.state.settings
+    found = sessions.signed_in(db, settings, token, utcnow()) if token and len(token) <= 100 else None
+    if found is None:
+        raise SignInRequired(_sign_in_location(request))
+    who, stale = found
+    if stale:  # at most once a minute per session, in a short transaction of its own (pages are reads)
+        with request.app.state.database.transaction() as writer:
+            sessions.touch(writer, who.session_id, utcnow())
+    return who
+
+
+def get_signed_in_admin(who: Annotated[SignedIn, Depends(get_signed_in)]) -> SignedIn:
+    who.principal.require_admin()
+    return who
+
+
+SignedInAgent = Annotated[SignedIn, Depends(get_signed_in)]
+SignedInAdmin = Annotated[SignedIn, Depends(get_signed_in_admin)]

@@ -1,5 +1,5 @@
-"""The observers of ticket events (tickets.observers) and the live channels' reply deliveries
-(tickets.service.deliver_replies), registered once per process on import.
+"""The observers of ticket events (tickets.observers), the live channels' reply deliveries
+(tickets.service.deliver_replies) and the composers of notices (kit.notices), registered once per process on import.
 
 Every process that records ticket events imports this module: the app and the worker through wiring.py, the
 commands through migrate.database_for_command. It stays light (a command's start-up pays for it).
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from tierdesk.kit.vocabulary import Channel
+from tierdesk.agents.sessions import password_reset_notice
+from tierdesk.kit import notices
+from tierdesk.kit.vocabulary import Channel, NoticeKind
 from tierdesk.tickets import observers
 from tierdesk.tickets.models import Message, Ticket
 from tierdesk.tickets.service import deliver_replies
@@ -28,3 +30,7 @@ def _chat_reply(db: Session, ticket: Ticket, message: Message) -> bool:
 
 # An agent's reply to a chat ticket lands in the chat, from the API, the worker or a command alike.
 deliver_replies(Channel.CHAT, _chat_reply)
+
+
+# The mails that are not ticket messages, composed when the outbox sends them.
+notices.composes(NoticeKind.PASSWORD_RESET, password_reset_notice)

@@ -14,6 +14,7 @@ import tierdesk.hooks  # noqa: F401  (the observers of ticket events: the webhoo
 from tierdesk.channels.chat import service as chat
 from tierdesk.channels.email import imap
 from tierdesk.channels.email.inbound import EmailInbound, make_sink
+from tierdesk.channels.email.notices import notice_sender
 from tierdesk.channels.email.outbound import email_sender
 from tierdesk.channels.voice import tasks as voice
 from tierdesk.config import Settings
@@ -95,6 +96,7 @@ def outbox_sender(database: Database, settings: Settings) -> Callable[[OutboxMes
         OutboxTopic.EMAIL_SEND: email,
         OutboxTopic.EMAIL_ACKNOWLEDGE: email,
         OutboxTopic.WEBHOOK_DELIVER: webhook,
+        OutboxTopic.EMAIL_NOTICE: notice_sender(database, settings),
         OutboxTopic.SLA_WARNING: None,
         OutboxTopic.SLA_BREACH: None,
     }

@@ -39,6 +39,11 @@ class Agent(Base):
     idle_since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Where calls reach the agent (channels/voice): "sip:alice@pbx.example.com", "client:alice" or "+15551234567".
     voice_device: Mapped[str | None] = mapped_column(sa.String(320))
+    # Signing in to the web UI (agents/sessions.py): failures in a row, and the lock-out they earned, doubled on
+    # each lock-out in a row (strikes) up to an hour.
+    failed_sign_ins: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
+    sign_in_strikes: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     skills: Mapped[list[AgentSkill]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="AgentSkill.skill"
@@ -121,3 +126,33 @@ class Integration(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     brands: Mapped[list[Brand]] = relationship(secondary=integration_brands, lazy="raise", order_by=Brand.slug)
+
+
+class AgentSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its keyed digest. Ends at sign-out, when
+    it expires, or when the agent's password changes or the agent is deactivated."""
+
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str | None] = mapped_column(sa.String(300))
+
+
+class PasswordReset(Base):
+    """A password reset asked for by email. The link's token is derived from `nonce` with the secret key (so neither
+    this table nor the outbox row that mails it holds the token); used once, then dead."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    nonce: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
@@ -9,8 +10,10 @@ from tierdesk.agents.auth import INTEGRATION_TOKEN_PREFIX, token_digest
 from tierdesk.agents.models import (
     Agent,
     AgentCapacity,
+    AgentSession,
     ApiToken,
     Integration,
+    PasswordReset,
     PresenceChange,
     agent_brands,
     integration_brands,
@@ -142,3 +145,49 @@ def revoke_tokens_of(db: Session, agent_id: int, at: dt.datetime) -> None:
 
 def integration_named(db: Session, name: str) -> int | None:
     return db.scalar(sa.select(Integration.id).where(Integration.name == name))
+
+
+# -- web sessions (agents/sessions.py) -----------------------------------------------------------------------------
+def session_rows(db: Session, digest: str) -> list[sa.Row[Any]]:
+    """One round trip per page: the session, its agent and the agent's brands (one row per brand)."""
+    return list(db.execute(
+        sa.select(AgentSession.id, AgentSession.expires_at, AgentSession.last_seen_at, Agent.id.label("agent_id"),
+                  Agent.role, Agent.tier, Agent.display_name, Agent.email, Agent.presence,
+                  agent_brands.c.brand_id)
+        .join(Agent, Agent.id == AgentSession.agent_id)
+        .outerjoin(agent_brands, agent_brands.c.agent_id == Agent.id)
+        .where(AgentSession.digest == digest, AgentSession.ended_at.is_(None), Agent.is_active.is_(True))
+    ).all())
+
+
+def touch_session(db: Session, session_id: int, now: dt.datetime) -> None:
+    db.execute(sa.update(AgentSession).where(AgentSession.id == session_id).values(last_seen_at=now))
+
+
+def end_session(db: Session, digest: str, now: dt.datetime) -> None:
+    db.execute(sa.update(AgentSession).where(AgentSession.digest == digest, AgentSession.ended_at.is_(None))
+               .values(ended_at=now))
+
+
+def end_sessions_of(db: Session, agent_id: int, now: dt.datetime) -> None:
+    db.execute(sa.update(AgentSession).where(AgentSession.agent_id == agent_id, AgentSession.ended_at.is_(None))
+               .values(ended_at=now))
+
+
+def for_sign_in(db: Session, email: str) -> Agent | None:
+    """The agent signing in, locked against a concurrent attempt (the failure count is read, then written)."""
+    return db.scalars(sa.select(Agent).where(sa.func.lower(Agent.email) == email.lower()).with_for_update()).first()
+
+
+def latest_reset(db: Session, agent_id: int) -> PasswordReset | None:
+    return db.scalars(sa.select(PasswordReset).where(PasswordReset.agent_id == agent_id)
+                      .order_by(PasswordReset.id.desc()).limit(1)).first()
+
+
+def reset_for_update(db: Session, reset_id: int) -> PasswordReset | None:
+    return db.scalars(sa.select(PasswordReset).where(PasswordReset.id == reset_id).with_for_update()).first()
+
+
+def brand_ids_of(db: Session, agent_id: int) -> list[int]:
+    return list(db.scalars(sa.select(agent_brands.c.brand_id).where(agent_brands.c.agent_id == agent_id)
+                           .order_by(agent_brands.c.brand_id)))

@@ -200,6 +200,16 @@ class OutboxTopic(StrEnum):
     # payload {"ticket_id": int, "message_id": int}: tell the customer their mail (that message) opened the ticket
     EMAIL_ACKNOWLEDGE = "email.acknowledge"
     WEBHOOK_DELIVER = "webhook.deliver"  # payload {"delivery_id": int}: post one webhook delivery to its subscriber
+    # payload {"kind": NoticeKind, "id": int, "base_url": str}: a mail to a person that is not a ticket's message
+    # (a password reset, a portal sign-in code); channels/email/notices.py composes it when it is sent
+    EMAIL_NOTICE = "email.notice"
+
+
+class NoticeKind(StrEnum):
+    """The mails tierdesk sends that are not ticket messages (OutboxTopic.EMAIL_NOTICE)."""
+
+    PASSWORD_RESET = "password_reset"  # id: a PasswordReset
+    PORTAL_SIGN_IN = "portal_sign_in"  # id: a portal sign-in code (channels/web/portal)
 
 
 class WebhookEvent(StrEnum):

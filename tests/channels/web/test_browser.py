@@ -5,16 +5,12 @@ a site the brand did not allow cannot frame it."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from fastapi.testclient import TestClient
 
-from tests.browser import launch, shop_site
+from tests.browser import launch, serving, shop_site
 from tests.channels.web.helpers import png
 from tierdesk.app import create_app
 from tierdesk.tickets.models import Attachment, Ticket
@@ -25,20 +21,8 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 @pytest.fixture
 def live_server(database, form_settings, form_app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(database, form_settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(database, form_settings)) as served:
+        yield served.url
 
 
 @pytest.fixture

@@ -242,3 +242,18 @@ def update_claimed_imap_mailbox(db: Session, mailbox_id: int, held_until: dt.dat
 
 def _one_row(result: sa.Result[Any]) -> bool:
     return getattr(result, "rowcount", 0) == 1
+
+
+def sending_address(db: Session, brand_ids: list[int]) -> tuple[str, int] | None:
+    """The address a notice leaves from: the first of these brands with one (its default first), else any
+    brand's when none is given."""
+    query = sa.select(EmailAddress.address, EmailAddress.brand_id)
+    if brand_ids:
+        query = query.where(EmailAddress.brand_id.in_(brand_ids))
+    rows = list(db.execute(query.order_by(EmailAddress.brand_id, EmailAddress.is_default.desc(),
+                                          EmailAddress.id)).all())
+    if not rows:
+        return None
+    if brand_ids:
+        rows.sort(key=lambda r: brand_ids.index(r.brand_id))
+    return rows[0].address, rows[0].brand_id
