@@ -1,6 +1,16 @@
 """Every table, imported in one place so the metadata (and Alembic) sees the whole schema."""
 
-from tierdesk.agents.models import Agent, AgentCapacity, AgentSkill, ApiToken, PresenceChange, agent_brands  # noqa: F401
+from tierdesk.agents.models import (  # noqa: F401
+    Agent,
+    AgentCapacity,
+    AgentSession,
+    AgentSkill,
+    ApiToken,
+    PasswordReset,
+    PresenceChange,
+    agent_brands,
+)
+from tierdesk.audit.models import AuditEntry  # noqa: F401
 from tierdesk.brands.models import Brand  # noqa: F401
 from tierdesk.channels.chat.models import ChatConversation, ChatEvent, ChatSettings  # noqa: F401
 from tierdesk.channels.email.models import (  # noqa: F401
@@ -32,5 +42,6 @@ from tierdesk.tickets.models import (  # noqa: F401
     TicketEvent,
     TicketLink,
     TicketParticipant,
+    TicketTag,
 )
 from tierdesk.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription  # noqa: F401

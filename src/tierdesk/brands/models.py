@@ -17,4 +17,8 @@ class Brand(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    # How the customer portal and the brand's pages look: a logo (https URL) and two colours (#rrggbb).
+    logo_url: Mapped[str | None] = mapped_column(sa.String(500))
+    brand_colour: Mapped[str | None] = mapped_column(sa.String(7))
+    accent_colour: Mapped[str | None] = mapped_column(sa.String(7))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

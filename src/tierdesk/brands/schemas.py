@@ -12,8 +12,18 @@ class BrandCreate(Input):
     name: str = Field(min_length=1, max_length=200)
 
 
+COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+
+
 class BrandUpdate(Input):
-    name: str = Field(min_length=1, max_length=200)
+    """Fields to change; those left out stay as they are (null clears the logo or a colour)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    logo_url: str | None = Field(default=None, max_length=500, pattern=r"^https://[^\s\"'<>]+$",
+                                 description="the logo the portal shows (an https URL)")
+    brand_colour: str | None = Field(default=None, pattern=COLOUR_PATTERN, description="#rrggbb: the portal's bar")
+    accent_colour: str | None = Field(default=None, pattern=COLOUR_PATTERN,
+                                      description="#rrggbb: the portal's buttons and links")
 
 
 class BrandOut(BaseModel):
@@ -21,4 +31,7 @@ class BrandOut(BaseModel):
     id: int
     slug: str
     name: str
+    logo_url: str | None
+    brand_colour: str | None
+    accent_colour: str | None
     created_at: dt.datetime

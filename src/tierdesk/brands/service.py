@@ -9,7 +9,7 @@ from tierdesk.brands.models import Brand
 from tierdesk.brands.schemas import BrandCreate, BrandUpdate
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
-from tierdesk.kit.input import SLUG_PATTERN, slug_or_id
+from tierdesk.kit.input import SLUG_PATTERN, patch_values, slug_or_id
 from tierdesk.kit.scope import visible
 from tierdesk.kit.vocabulary import Department, QueueKind
 from tierdesk.queues.models import Queue
@@ -46,7 +46,9 @@ def create_brand(
 def update_brand(db: Session, principal: Principal, brand_id: int, data: BrandUpdate) -> Brand:
     principal.require_admin()
     brand = repository.get_visible(db, principal, brand_id)
-    brand.name = data.name
+    changes = patch_values(data, nullable=frozenset({"logo_url", "brand_colour", "accent_colour"}))
+    for field, value in changes.items():
+        setattr(brand, field, value.lower() if field.endswith("colour") and value else value)
     db.flush()
     repository.forget_cached(brand.slug)
     return brand

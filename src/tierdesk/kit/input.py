@@ -16,6 +16,18 @@ _ID_TEXT = re.compile(r"^[0-9]{1,18}$")
 # What a slug (brand, queue, calendar, policy) may be: lower-case letters, digits and dashes.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
+# A ticket's tag: lower-case letters, digits and - _ : (written in any case; stored lower-case).
+TAG_PATTERN = r"^[a-z0-9][a-z0-9_:-]{0,63}$"
+MAX_TAGS = 50
+
+
+def normal_tag(value: str) -> str:
+    tag = value.strip().lower()
+    if not re.match(TAG_PATTERN, tag):
+        raise ValueError(f"{value!r} is not a tag: use 1 to 64 letters, digits, '-', '_' or ':'")
+    return tag
+
+
 RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]

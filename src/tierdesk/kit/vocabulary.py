@@ -123,6 +123,7 @@ class EventKind(StrEnum):
     CREATED = "created"
     STATUS_CHANGED = "status_changed"
     PRIORITY_CHANGED = "priority_changed"
+    TAGS_CHANGED = "tags_changed"  # before/after {"tags": [...]}, sorted
     SUBJECT_CHANGED = "subject_changed"
     INTENT_CHANGED = "intent_changed"
     DEPARTMENT_CHANGED = "department_changed"

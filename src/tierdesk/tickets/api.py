@@ -9,7 +9,7 @@ from tierdesk.brands.service import resolve_brand
 from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.blobs import blob_store
 from tierdesk.kit.errors import NotFound
-from tierdesk.kit.input import PathId, QueryId
+from tierdesk.kit.input import TAG_PATTERN, PathId, QueryId
 from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
 from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
 from tierdesk.sla.schemas import TicketSlaOut
@@ -47,6 +47,7 @@ def list_tickets(
     unassigned: bool | None = None,
     customer_id: QueryId = None,
     channel: Channel | None = None,
+    tag: Annotated[str | None, Query(pattern=TAG_PATTERN, max_length=64)] = None,
     order: Literal["newest", "oldest"] = "newest",
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -61,6 +62,7 @@ def list_tickets(
         unassigned=unassigned,
         customer_id=customer_id,
         channel=channel,
+        tag=tag,
     )
     position = decode_cursor(cursor, keys=("id",))
     rows = repository.list_visible(
@@ -96,6 +98,12 @@ def list_messages(ticket_id: PathId, db: Db, principal: CurrentPrincipal, cursor
 def add_message(ticket_id: PathId, data: MessageCreate, db: Db, principal: CurrentPrincipal) -> Message:
     """An agent's public reply (`outbound`) or internal note (`note`)."""
     return service.reply(db, principal, ticket_id, data)
+
+
+@router.get("/{ticket_id}/tags", response_model=list[str])
+def list_tags(ticket_id: PathId, db: Db, principal: CurrentPrincipal) -> list[str]:
+    """The ticket's tags, sorted (set them with PATCH /tickets/{id} `tags`)."""
+    return repository.tags_of(db, repository.get_visible(db, principal, ticket_id).id)
 
 
 @router.get("/{ticket_id}/attachments", response_model=list[AttachmentOut])

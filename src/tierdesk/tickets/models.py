@@ -202,3 +202,14 @@ class TicketLink(Base):
     )
     kind: Mapped[TicketLinkKind] = mapped_column(str_enum(TicketLinkKind, "ticket_link_kind"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketTag(Base):
+    """A label on a ticket ("vip", "outage-2026-12"), set by agents and macros (tickets.mutations.set_tags); saved
+    views and searches filter by it."""
+
+    __tablename__ = "ticket_tags"
+    __table_args__ = (sa.Index("ix_ticket_tags_tag_ticket", "tag", "ticket_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(sa.String(64), primary_key=True)

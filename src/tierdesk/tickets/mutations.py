@@ -34,9 +34,17 @@ from tierdesk.kit.vocabulary import (
 )
 from tierdesk.queues.models import Queue
 from tierdesk.sla import clocks
-from tierdesk.tickets import observers
+from tierdesk.tickets import observers, repository
 from tierdesk.tickets.lifecycle import REOPENED_BY_CUSTOMER, WORKABLE, check_transition
-from tierdesk.tickets.models import Attachment, Message, Ticket, TicketEvent, TicketLink, TicketParticipant
+from tierdesk.tickets.models import (
+    Attachment,
+    Message,
+    Ticket,
+    TicketEvent,
+    TicketLink,
+    TicketParticipant,
+    TicketTag,
+)
 
 _MESSAGE_EVENT = {
     MessageDirection.INBOUND: EventKind.MESSAGE_RECEIVED,
@@ -325,6 +333,22 @@ def set_priority(db: Session, ticket: Ticket, priority: Priority, actor: Actor, 
         return False
     _set_field(db, ticket, "priority", priority, actor, reason, EventKind.PRIORITY_CHANGED)
     clocks.targets_changed(db, ticket, utcnow())
+    return True
+
+
+def set_tags(db: Session, ticket: Ticket, tags: Sequence[str], actor: Actor, reason: str | None) -> bool:
+    """The ticket's whole set of tags (the caller has normalised them: kit.input.Tag)."""
+    old, new = repository.tags_of(db, ticket.id), sorted(set(tags))
+    if old == new:
+        return False
+    now = utcnow()
+    db.execute(sa.delete(TicketTag).where(TicketTag.ticket_id == ticket.id, TicketTag.tag.not_in(new)))
+    added = [t for t in new if t not in old]
+    if added:
+        db.execute(sa.insert(TicketTag), [{"ticket_id": ticket.id, "tag": t} for t in added])
+    ticket.updated_at = now
+    record_event(db, ticket, EventKind.TAGS_CHANGED, actor, before={"tags": old}, after={"tags": new}, reason=reason,
+                 at=now)
     return True
 
 

@@ -12,7 +12,7 @@ from tierdesk.kit.errors import NotFound
 from tierdesk.kit.scope import scoped
 from tierdesk.kit.vocabulary import Channel, Department, MessageDirection, Priority, TicketStatus
 from tierdesk.tickets.lifecycle import THREADABLE, WORKABLE
-from tierdesk.tickets.models import Attachment, DispositionCode, Message, Ticket, TicketEvent
+from tierdesk.tickets.models import Attachment, DispositionCode, Message, Ticket, TicketEvent, TicketTag
 
 # A thread reference of this form names a ticket directly (a web form or chat widget that knows its ticket).
 _TICKET_REF = re.compile(r"^ticket:(\d{1,18})$")
@@ -29,6 +29,7 @@ class TicketFilters:
     unassigned: bool | None = None
     customer_id: int | None = None
     channel: Channel | None = None
+    tag: str | None = None
 
 
 def get_visible(db: Session, principal: Principal, ticket_id: int, *, for_update: bool = False) -> Ticket:
@@ -60,6 +61,8 @@ def list_visible(
     ):
         if value is not None:
             conditions.append(column == value)
+    if f.tag is not None:
+        conditions.append(sa.exists().where(TicketTag.ticket_id == Ticket.id, TicketTag.tag == f.tag))
     if f.unassigned is True:
         conditions.append(Ticket.assignee_id.is_(None))
     elif f.unassigned is False:
@@ -201,3 +204,17 @@ def waiting_counts(db: Session, queue_ids: list[int]) -> dict[int, int]:
         .group_by(Ticket.queue_id)
     )
     return {queue_id: count for queue_id, count in rows}
+
+
+def tags_of(db: Session, ticket_id: int) -> list[str]:
+    return list(db.scalars(sa.select(TicketTag.tag).where(TicketTag.ticket_id == ticket_id).order_by(TicketTag.tag)))
+
+
+def tags_of_tickets(db: Session, ticket_ids: list[int]) -> dict[int, list[str]]:
+    """Tags of many tickets in one statement (list pages)."""
+    found: dict[int, list[str]] = {i: [] for i in ticket_ids}
+    if ticket_ids:
+        for ticket_id, tag in db.execute(sa.select(TicketTag.ticket_id, TicketTag.tag)
+                                         .where(TicketTag.ticket_id.in_(ticket_ids)).order_by(TicketTag.tag)):
+            found[ticket_id].append(tag)
+    return found

@@ -3,9 +3,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tierdesk.kit.input import Input, RecordId
+from tierdesk.kit.input import MAX_TAGS, Input, RecordId, normal_tag
 from tierdesk.kit.vocabulary import ActorKind, Channel, Department, MessageDirection, Priority, TicketStatus
 
 
@@ -48,7 +48,14 @@ class TicketUpdate(Input):
     intent: str | None = Field(default=None, max_length=100)
     subject: str | None = Field(default=None, min_length=1, max_length=500)
     disposition: str | None = Field(default=None, max_length=64, description="disposition code, when solving")
+    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS,
+                                   description="the ticket's whole set of tags (lower-case letters, digits, - _ :)")
     reason: str | None = Field(default=None, max_length=2000, description="why: recorded with the change")
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str] | None) -> list[str] | None:
+        return sorted({normal_tag(t) for t in v}) if v is not None else None
 
 
 class MessageCreate(Input):

@@ -128,6 +128,8 @@ def update_ticket(db: Session, principal: Principal, ticket_id: int, data: Ticke
         mutations.set_subject(db, ticket, cast(str, data.subject), actor, reason)  # not null: _check_update
     if "priority" in given:
         mutations.set_priority(db, ticket, cast(Priority, data.priority), actor, reason)
+    if "tags" in given and data.tags is not None:
+        mutations.set_tags(db, ticket, data.tags, actor, reason)
     if change.queue is not None and change.queue.id != ticket.queue_id:
         _move(db, ticket, change.queue, actor, reason, keep_assignee="assignee_id" in given)
     if "intent" in given:

@@ -28,6 +28,7 @@ BY_KIND: dict[EventKind, tuple[WebhookEvent, ...]] = {
     EventKind.CALL_ENDED: (WebhookEvent.CALL_ENDED,),
     # Every other change to the ticket, its messages included.
     EventKind.PRIORITY_CHANGED: _UPDATED,
+    EventKind.TAGS_CHANGED: _UPDATED,
     EventKind.SUBJECT_CHANGED: _UPDATED,
     EventKind.INTENT_CHANGED: _UPDATED,
     EventKind.DEPARTMENT_CHANGED: _UPDATED,
