@@ -85,6 +85,15 @@ def test_a_lead_creates_a_macro_and_an_agent_uses_the_panel(live, database, worl
             page.goto(live + "/admin/macros")
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "macros.png"), full_page=True)
+            # Deleting asks first: declined, the macro stays; confirmed, it goes.
+            delete = page.get_by_role("button", name="Delete macro Urgent outage")
+            page.once("dialog", lambda d: d.dismiss())
+            delete.click()
+            expect(page.get_by_role("link", name="Urgent outage")).to_be_visible()
+            page.once("dialog", lambda d: d.accept())
+            delete.click()
+            expect(page.get_by_role("status").filter(has_text="deleted")).to_be_visible()
+            expect(page.get_by_role("link", name="Urgent outage")).to_have_count(0)
 
             page.context.clear_cookies()
             sign_in(page, live, "agent")

@@ -4,7 +4,8 @@
 // - a button with data-macro-insert="text" data-macro-into="reply-body" inserts the (already filled) text into
 //   that textarea, at the cursor;
 // - an input with data-macro-filter="<list id>" narrows that list to the items whose data-macro-search matches;
-// - after a macro is applied (hx-post), the answer's [data-macro-applied] element carries the text to insert.
+// - after a macro is applied (hx-post), the answer's [data-macro-applied] element carries the text to insert;
+// - a form with data-macro-confirm="question" (the admin pages' deletes) is sent only when the agent confirms.
 (function () {
   "use strict";
 
@@ -68,6 +69,13 @@
     if (first) {
       event.preventDefault();
       first.click();
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.matches && form.matches("form[data-macro-confirm]") && !window.confirm(form.getAttribute("data-macro-confirm"))) {
+      event.preventDefault();
     }
   });
 
