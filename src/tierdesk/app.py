@@ -51,6 +51,8 @@ from tierdesk.routing.api import presence_api, ticket_moves
 from tierdesk.sla.api import router as sla_router
 from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
+from tierdesk.tickets.macro_api import apply_router, canned_responses_router, macros_router
+from tierdesk.tickets.macro_views import router as macro_pages
 from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
 from tierdesk.webhooks.api import router as webhooks_router
@@ -59,7 +61,7 @@ from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages)
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, macro_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -291,7 +293,8 @@ def create_app(
     # Every API operation: unknown query parameters refused, failed authentication limited, errors documented.
     for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
                    brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router,
-                   email_router, web_forms_router, webhooks_router, chat_router):
+                   email_router, web_forms_router, webhooks_router, chat_router, canned_responses_router, macros_router,
+                   apply_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     app.include_router(voice_router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     # The telephony provider's webhooks: signed form posts, answered with TwiML (channels/voice/webhooks.py).
