@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import html
+import http.client
 import json
 import os
 import platform
@@ -35,9 +37,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from pathlib import Path
+from urllib.parse import urlencode
 
-import httpx
 import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import Progress
@@ -74,7 +77,7 @@ FIRST = ["Maria", "Jon", "Aisha", "Wei", "Lukas", "Sofia", "Omar", "Emma", "Kenj
          "Tom", "Fatima", "Noah", "Ines", "Mateo", "Yuki", "Olga"]
 LAST = ["Schmidt", "Garcia", "Okafor", "Chen", "Novak", "Rossi", "Haddad", "Smith", "Tanaka", "Patel", "Dubois",
         "Silva", "Kowalski", "Jensen", "Nguyen", "Murphy", "Costa", "Weber", "Ito", "Ivanova"]
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 # --- seeding -------------------------------------------------------------------------------------------------------
@@ -97,6 +100,14 @@ def counts(engine: sa.Engine) -> dict[str, int]:
         return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608 (fixed names)
                 for t in ("brands", "agents", "customers", "customer_identities", "tickets", "messages",
                           "ticket_events", "sla_clocks", "ticket_tags")}
+
+
+def bench_made(url: str) -> bool:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        made = conn.execute(sa.text("SELECT 1 FROM agents WHERE email = :e"), {"e": AGENT_EMAIL}).first()
+    engine.dispose()
+    return made is not None
 
 
 def ensure_database(url: str, *, fresh: bool) -> None:
@@ -199,7 +210,7 @@ BULK = [
                              created_at, updated_at, last_inbound_at, first_response_at, solved_at, closed_at,
                              routable_since, sla_due_at, reopen_count, reopens_escalated)
         SELECT c.brand_id, c.id, t.subject, s.status,
-               CASE WHEN g % 50 = 0 THEN 'urgent' WHEN g % 7 = 0 THEN 'high' ELSE t.priority END,
+               CASE WHEN g % 50 = 0 THEN 'urgent' WHEN g % 13 = 0 THEN 'high' ELSE t.priority END,
                t.department, t.intent, 'en', 0.0, 0.55 + (g % 45) / 100.0,
                q.id, q.tier,
                CASE WHEN s.status = 'new' THEN NULL ELSE a.id END,
@@ -225,7 +236,7 @@ BULK = [
         JOIN bench_customers c ON c.rn = (g::bigint * 7919) % :customers
         JOIN bench_texts t ON t.n = g % :texts
         JOIN bench_queues q ON q.brand_id = c.brand_id AND q.department = t.department
-                           AND q.rn = CASE WHEN g % 9 = 0 THEN g % q.n ELSE 0 END
+                           AND q.rn = CASE WHEN g % 9 = 0 THEN (g / 9) % q.n ELSE 0 END
         JOIN bench_agents a ON a.brand_id = c.brand_id AND a.rn = (g::bigint * 31) % a.n
         ORDER BY g"""),
     ("my tickets", """
@@ -249,7 +260,7 @@ BULK = [
         SELECT o.id, o.brand_id, d.direction, 'email',
                CASE WHEN d.direction <> 'inbound' THEN o.assignee_id END,
                CASE WHEN d.direction = 'inbound' THEN o.customer_id END,
-               d.body, '<p>' || replace(replace(replace(d.body, '&', '&amp;'), '<', '&lt;'), '>', '&gt;') || '</p>',
+               d.body, '<p>' || d.html || '</p>',
                o.created_at + (now() - o.created_at) * (m.k / (m.k + 2.0))
         FROM generate_series(0, :messages - :busy - 1) i
         CROSS JOIN LATERAL (SELECT (i::bigint * 100003) % :others AS rn, i / :others AS k) m
@@ -261,14 +272,18 @@ BULK = [
             CASE WHEN m.k = 0 OR o.status = 'new' THEN t.body
                  WHEN m.k % 4 = 3 THEN 'Checked the account: ' || t.intent || '. Next step noted in the runbook.'
                  WHEN m.k % 2 = 1 THEN 'Thanks for writing. ' || t.reply
-                 ELSE 'Still the same here. ' || t.body END AS body) d"""),
+                 ELSE 'Still the same here. ' || t.body END AS body,
+            CASE WHEN m.k = 0 OR o.status = 'new' THEN t.html
+                 WHEN m.k % 4 = 3 THEN 'Checked the account: ' || t.intent || '. Next step noted in the runbook.'
+                 WHEN m.k % 2 = 1 THEN 'Thanks for writing. ' || t.reply
+                 ELSE 'Still the same here. ' || t.html END AS html) d"""),
     ("messages of the busy ticket", """
         INSERT INTO messages (ticket_id, brand_id, direction, channel, author_agent_id, author_customer_id,
                               body_text, body_html, created_at)
         SELECT b.id, b.brand_id, CASE WHEN k = 0 OR k % 2 = 0 THEN 'inbound' WHEN k % 5 = 3 THEN 'note'
                                       ELSE 'outbound' END,
                'email', CASE WHEN k % 2 = 1 THEN b.assignee_id END, CASE WHEN k % 2 = 0 THEN b.customer_id END,
-               'Message ' || k || ': ' || t.body, '<p>Message ' || k || ': ' || t.body || '</p>',
+               'Message ' || k || ': ' || t.body, '<p>Message ' || k || ': ' || t.html || '</p>',
                b.created_at + (now() - b.created_at) * (k / (:busy + 1.0))
         FROM (SELECT * FROM tickets WHERE assignee_id = (SELECT id FROM agents WHERE email = :agent_email)
               ORDER BY id LIMIT 1) b
@@ -324,12 +339,14 @@ def seed(url: str, scale: Scale, n_agents: int) -> None:
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
             conn.exec_driver_sql("CREATE TEMP TABLE bench_texts (n int PRIMARY KEY, subject text, body text, "
-                                 "department text, intent text, priority text, reply text) ON COMMIT DROP")
+                                 "department text, intent text, priority text, reply text, html text) ON COMMIT DROP")
             replies = ["We are looking into it and will get back to you today.",
                        "Could you send us a photo of the device's lights?", "The refund is on its way: 3-5 days.",
                        "We reset the line from our side; please restart the router."]
-            conn.execute(sa.text("INSERT INTO bench_texts VALUES (:n, :s, :b, :d, :i, :p, :r)"),
-                         [{"n": n, "s": s, "b": b, "d": d, "i": i, "p": p, "r": replies[n % len(replies)]}
+            # The HTML as tierdesk stores it: sanitised, here simply the text escaped.
+            conn.execute(sa.text("INSERT INTO bench_texts VALUES (:n, :s, :b, :d, :i, :p, :r, :h)"),
+                         [{"n": n, "s": s, "b": b, "d": d, "i": i, "p": p, "r": replies[n % len(replies)],
+                           "h": html.escape(b, quote=False)}
                           for n, (s, b, d, i, p) in enumerate(texts)])
             progress.update(task, advance=1)
             for name, sql in BULK:
@@ -413,22 +430,71 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, data_dir: str) -> tuple[subprocess.Popen, str]:
+class Browser:
+    """One keep-alive HTTP connection with a cookie jar, as a browser tab holds it: what the pages are timed over."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> Response:
+        headers = {"Accept": "text/html,application/xhtml+xml", "User-Agent": "tierdesk-bench-ui"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            raw = self.conn.getresponse()
+        except (http.client.HTTPException, OSError):  # the server closed the kept-alive connection: once more
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.conn.request(method, path, body=body, headers=headers)
+            raw = self.conn.getresponse()
+        text = raw.read().decode("utf-8", "replace")
+        for header in raw.headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                if morsel["max-age"] == "0" or not morsel.value:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+        return Response(raw.status, {k.lower(): v for k, v in raw.headers.items()}, text)
+
+    def get(self, path: str) -> Response:
+        return self.request("GET", path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@dataclass
+class Response:
+    status_code: int
+    headers: dict[str, str]
+    text: str
+
+
+def start_server(url: str, data_dir: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     # Plain HTTP on loopback: the session cookie may not be Secure here (a browser would send it to localhost).
     env = _env(url, TIERDESK_COUNT_QUERIES="1", TIERDESK_DATA_DIR=data_dir, TIERDESK_SECURE_COOKIES="false",
                TIERDESK_AUTH_FAILURE_LIMIT="0")
     server = subprocess.Popen([sys.executable, "-m", "tierdesk", "serve", "--no-worker", "--host", "127.0.0.1",
                                "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"tierdesk serve exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
         try:
-            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                return server, base
-        except httpx.TransportError:
+            probe = Browser(port)
+            status = probe.get("/healthz").status_code
+            probe.close()
+            if status == 200:
+                return server, port
+        except OSError:
             pass
         time.sleep(0.2)
     server.kill()
@@ -438,36 +504,37 @@ def start_server(url: str, data_dir: str) -> tuple[subprocess.Popen, str]:
 _TOKEN = re.compile(r'name="csrf-token" content="([0-9a-f]{64})"')
 
 
-def signed_in(base: str, email: str) -> httpx.Client:
+def signed_in(port: int, email: str) -> Browser:
     """A session as a browser gets one: the sign-in page (its CSRF cookie and token), then the form posted."""
-    client = httpx.Client(base_url=base, timeout=30)
-    page = client.get("/sign-in")
-    token = _TOKEN.search(page.text)
+    browser = Browser(port)
+    token = _TOKEN.search(browser.get("/sign-in").text)
     if token is None:
         raise SystemExit("the sign-in page carries no CSRF token")
-    r = client.post("/sign-in", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
+    r = browser.request("POST", "/sign-in", {"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
     if r.status_code != 303:
         raise SystemExit(f"signing in as {email} failed: {r.status_code} {r.text[:300]}")
-    return client
+    return browser
 
 
-def sign_in_portal_customer(base: str) -> httpx.Client | None:
+def sign_in_portal_customer(port: int) -> Browser | None:
     """The portal's session for a customer of acme: to be wired when the portal lands (the one-time code it mails,
     read from the outbox). None: the portal is not on this build, or this hook is not filled in yet."""
     return None
 
 
-def server_ms(response: httpx.Response) -> float | None:
+def server_ms(response: Response) -> float | None:
     found = re.search(r"app;dur=([0-9.]+)", response.headers.get("server-timing", ""))
     return float(found.group(1)) if found else None
 
 
-def measure(clients: dict[str, httpx.Client | None], case: PageCase, ids: dict[str, object], runs: int,
+def measure(clients: dict[str, Browser | None], case: PageCase, ids: dict[str, object], runs: int,
             warmup: int) -> Measured:
     client = clients.get(case.who)
     url = case.url(ids)
     if client is None:
-        probe = httpx.get(clients["nobody"].base_url.join(url), timeout=30)  # type: ignore[union-attr]
+        nobody = clients["nobody"]
+        assert nobody is not None
+        probe = nobody.get(url)
         return Measured("missing" if probe.status_code == 404 else "not signed in (fill in sign_in_portal_customer)")
     first = client.get(url)
     if first.status_code == 404:
@@ -533,8 +600,11 @@ def main() -> None:
     engine.dispose()
     wanted = {"tickets": scale.tickets, "messages": scale.messages, "customers": scale.customers,
               "agents": args.agents}
+    if rows["tickets"] and not args.reseed and not bench_made(url):
+        raise SystemExit(f"{make_url(url).database} holds data bench/ui.py did not make: refusing to rebuild it "
+                         "(--reseed to drop it anyway)")
     if args.reseed or any(rows[k] != v for k, v in wanted.items()):
-        if rows["tickets"] or args.reseed:
+        if args.reseed or any(rows.values()):  # a partial seeding (interrupted) is rebuilt too
             console.print(f"rebuilding {make_url(url).database} (counts {rows} differ from {wanted}, or --reseed)")
             ensure_database(url, fresh=True)
         seed(url, scale, args.agents)
@@ -548,11 +618,11 @@ def main() -> None:
     cond = conditions(url, rows)
     results: dict[str, Measured] = {}
     with tempfile.TemporaryDirectory() as data_dir:
-        server, base = start_server(url, data_dir)
+        server, port = start_server(url, data_dir)
         try:
-            clients: dict[str, httpx.Client | None] = {
-                "nobody": httpx.Client(base_url=base, timeout=30), "agent": signed_in(base, AGENT_EMAIL),
-                "admin": signed_in(base, ADMIN_EMAIL), "portal": sign_in_portal_customer(base)}
+            clients: dict[str, Browser | None] = {
+                "nobody": Browser(port), "agent": signed_in(port, AGENT_EMAIL),
+                "admin": signed_in(port, ADMIN_EMAIL), "portal": sign_in_portal_customer(port)}
             with Progress(console=console) as progress:
                 task = progress.add_task("pages", total=len(PAGES))
                 for case in PAGES:
