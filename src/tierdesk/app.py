@@ -46,6 +46,7 @@ from tierdesk.jobs.worker import Worker
 from tierdesk.kit import pages
 from tierdesk.kit.errors import ERROR_RESPONSES, DomainError, TooManyRequests
 from tierdesk.kit.pages import SignInRequired
+from tierdesk.kit.timing import ServerTiming, count_statements
 from tierdesk.routing.api import api as queues_router
 from tierdesk.routing.api import presence_api, ticket_moves
 from tierdesk.sla.api import router as sla_router
@@ -289,6 +290,10 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes,
                        larger={"/channels/web/": settings.web_form_max_request_bytes})
+    # Outermost: Server-Timing covers the whole request (and X-Query-Count, with TIERDESK_COUNT_QUERIES=1).
+    if settings.count_queries:
+        count_statements(database.engine)
+    app.add_middleware(ServerTiming, count_queries=settings.count_queries)
 
     # Every API operation: unknown query parameters refused, failed authentication limited, errors documented.
     for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
