@@ -102,6 +102,13 @@ def my_work_list(request: Request, db: Db, who: SignedInAgent) -> Response:
     return render(request, "workspace/_my_work_list.html", who=who, **_my_work(db, who))
 
 
+@router.get("/work/presence", response_class=HTMLResponse)
+def my_presence(request: Request, db: Db, who: SignedInAgent, settings: AppSettings) -> Response:
+    """My presence and load alone, for live.js to refresh them when work arrives."""
+    return render(request, "workspace/_presence.html", who=who, error=None, oob=False,
+                  **_presence_context(db, settings, who.agent_id))
+
+
 def _my_work(db: Session, who: SignedIn) -> dict[str, Any]:
     found = repository.my_work(db, who.principal, who.agent_id)
     return {"rows": _rows(db, who, found), "counts": repository.assigned_count(db, who.principal, who.agent_id),

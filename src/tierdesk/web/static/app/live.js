@@ -33,6 +33,9 @@
     var list = document.getElementById("my-work-list");
     if (!list || !window.htmx) return;
     window.htmx.ajax("GET", list.dataset.refresh || "/work/list", { target: "#my-work-list", swap: "outerHTML" });
+    if (document.getElementById("presence-panel")) {
+      window.htmx.ajax("GET", "/work/presence", { target: "#presence-panel", swap: "outerHTML" });
+    }
   }
 
   function pageTicket() {
