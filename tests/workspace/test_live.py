@@ -141,3 +141,44 @@ def test_a_quiet_stream_sends_heartbeats(database, monkeypatch):
 
     assert asyncio.run(run()) == ": heartbeat\n\n"
     assert not bus._subscribers
+
+
+def test_sla_alarms_and_offers_are_published_for_the_assignee_and_the_ticket(world, database):
+    import time
+
+    import tierdesk.hooks  # noqa: F401 (registers the observer, as every process does)
+    from tierdesk.jobs import live as bus_module
+    from tierdesk.kit.actors import SYSTEM_ACTOR
+    from tierdesk.kit.vocabulary import EventKind
+    from tierdesk.tickets import mutations
+    from tierdesk.tickets.models import Ticket
+
+    me = world.agents["agent"]
+    mine = ticket(database, assignee=me)
+    bus = bus_module.acquire(database)
+    heard: list[tuple[str, dict]] = []
+    stops = [bus.subscribe(topic, lambda t, text: heard.append((t, json.loads(text))))
+             for topic in (f"agent:{me}", f"ticket:{mine}")]
+    try:
+        if hasattr(bus, "listening"):
+            assert bus.listening.wait(10)
+        with database.transaction() as db:
+            t = db.get(Ticket, mine)
+            mutations.record_event(db, t, EventKind.SLA_WARNING, SYSTEM_ACTOR, after={"metric": "first_response"})
+            mutations.assign(db, t, None, SYSTEM_ACTOR)
+            mutations.assign(db, t, me, SYSTEM_ACTOR)
+        with database.transaction() as db:  # rolled back: nothing is published
+            mutations.record_event(db, db.get(Ticket, mine), EventKind.SLA_BREACH, SYSTEM_ACTOR)
+            db.rollback()
+        deadline = time.monotonic() + 10
+        while len(heard) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        for stop in stops:
+            stop()
+        bus_module.release(bus)
+    kinds = sorted((topic, e["type"], e.get("level"), e.get("metric"), e.get("by")) for topic, e in heard)
+    assert kinds == [(f"agent:{me}", "offer", None, None, "router"),
+                     (f"agent:{me}", "sla", "warning", "first_response", None),
+                     (f"ticket:{mine}", "sla", "warning", "first_response", None)]

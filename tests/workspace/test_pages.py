@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -251,3 +253,44 @@ def test_pages_ask_for_sign_in(web, world):
     for url in ("/queues", "/tickets?status=open", "/next", "/work/list", "/live"):
         away = web.get(url, follow_redirects=False)
         assert away.status_code == 303 and away.headers["location"].startswith("/?next="), url
+
+
+@contextmanager
+def counting(database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    sa.event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", count)
+
+
+def test_each_page_runs_as_many_statements_however_many_tickets(web, world, database, agent):
+    me = world.agents["agent"]
+    pages = ("/", "/work/list", "/queues", f"/queues/{world.queues['acme/cs-billing']}", "/tickets",
+             "/tickets?assignee=me&tag=vip", "/next")
+
+    def statements() -> dict[str, int]:
+        found = {}
+        for url in pages:
+            with counting(database) as seen:
+                assert web.get(url, follow_redirects=False).status_code in (200, 303), url
+            found[url] = len(seen)
+        return found
+
+    ticket(database, assignee=me, tags=["vip"], due_in=HOUR, sender={"email": "a@example.com", "name": None})
+    ticket(database)
+    few = statements()
+    for i in range(6):
+        ticket(database, assignee=me, tags=["vip", f"t{i}"], due_in=i * HOUR,
+               sender={"email": f"c{i}@example.com", "name": None if i % 2 else f"C {i}"})
+        ticket(database, sender={"email": f"w{i}@example.com"})
+    web.post("/tickets/views", data={"csrf_token": agent, "name": "Mine", "assignee": "me"})
+    web.post("/tickets/views", data={"csrf_token": agent, "name": "VIP", "tag": "vip"})
+    many = statements()
+    assert many == few
+    assert max(many.values()) <= 24, many
