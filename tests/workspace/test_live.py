@@ -182,3 +182,20 @@ def test_sla_alarms_and_offers_are_published_for_the_assignee_and_the_ticket(wor
     assert kinds == [(f"agent:{me}", "offer", None, None, "router"),
                      (f"agent:{me}", "sla", "warning", "first_response", None),
                      (f"ticket:{mine}", "sla", "warning", "first_response", None)]
+
+
+def test_open_streams_hold_no_request_slot(served, world, database, settings):
+    set_password(database, world.agents["agent"])
+    with signed_in(served, "agent@example.com") as browser:
+        streams = []
+        try:
+            for _ in range(settings.request_threads + 2):  # more streams than request slots
+                stream = browser.stream("GET", "/live")
+                response = stream.__enter__()
+                assert response.status_code == 200
+                streams.append(stream)
+            page = browser.get("/queues", timeout=5)
+            assert page.status_code == 200 and "<h1>Queues</h1>" in page.text
+        finally:
+            for stream in streams:
+                stream.__exit__(None, None, None)
