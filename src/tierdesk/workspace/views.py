@@ -259,18 +259,24 @@ def _view_href(view: SavedView) -> str:
         return f"/tickets?view={view.id}"  # saved under older rules: opens unfiltered
 
 
+FormText = Annotated[str, Form(max_length=200)]
+
+
 @router.post("/tickets/views", response_class=HTMLResponse)
-async def save_view(request: Request, db: Db, who: SignedInAgent) -> Response:
-    form = await request.form()
-    pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-    fields = dict(pairs)
-    name = fields.get("name", "")
+def save_view(request: Request, db: Db, who: SignedInAgent, name: FormText = "", share_with: FormText = "",
+              status: Annotated[list[str] | None, Form(max_length=20)] = None, department: FormText = "",
+              tier: FormText = "", priority: FormText = "", channel: FormText = "", brand: FormText = "",
+              tag: FormText = "", assignee: FormText = "") -> Response:
+    """Save the list's current filters (the form carries them as hidden fields) under a name."""
+    pairs = [("status", s) for s in status or []] + [
+        ("department", department), ("tier", tier), ("priority", priority), ("channel", channel), ("brand", brand),
+        ("tag", tag), ("assignee", assignee)]
     try:
         filters = ListFilters.parse(pairs)
     except InvalidInput as exc:
         return _tickets_page(request, db, who, ListFilters(), [], None, error=exc.message, status_code=422)
     try:
-        view = saved_views.save(db, who.principal, who.agent_id, name, filters, fields.get("share_with") or None)
+        view = saved_views.save(db, who.principal, who.agent_id, name, filters, share_with or None)
     except (InvalidInput, Forbidden) as exc:
         page = _list(request, db, who, filters, None, view_error=exc.message, view_name=name)
         page.status_code = 422 if isinstance(exc, InvalidInput) else 403
