@@ -58,11 +58,13 @@ from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
 from tierdesk.webhooks.api import router as webhooks_router
 from tierdesk.wiring import default_jobs, keep_settings_webhook
+from tierdesk.workspace.live import closing_event
+from tierdesk.workspace.live import router as workspace_live
 from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages, macro_pages)
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, macro_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -258,6 +260,7 @@ def create_app(
         app.state.computing_threads = anyio.CapacityLimiter(max(1, settings.request_threads // 2))
         app.state.health_thread = anyio.CapacityLimiter(1)  # /healthz never needs a request slot or thread
         app.state.live = live.acquire(database)  # chat sockets (and live pages) hear of changes committed anywhere
+        closing = closing_event(app.state)  # the live pages' streams end when this is set
         worker = None
         if run_worker:
             await anyio.to_thread.run_sync(keep_settings_webhook, database, settings)
@@ -266,6 +269,7 @@ def create_app(
         try:
             yield
         finally:
+            closing.set()
             if worker:
                 worker.stop()
             live.release(app.state.live)

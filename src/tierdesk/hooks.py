@@ -17,9 +17,12 @@ from tierdesk.tickets import macros, observers
 from tierdesk.tickets.models import Message, Ticket
 from tierdesk.tickets.service import deliver_replies
 from tierdesk.webhooks import capture
+from tierdesk.workspace.notify import publish_ticket_events
 
 # The webhooks capture: each ticket event of a subscribed type becomes a delivery, in the event's transaction.
 observers.observe(capture.capture)
+# The agents' live pages (workspace.live): offers, customer messages and SLA alarms, published on the live bus.
+observers.observe(publish_ticket_events)
 
 
 def _chat_reply(db: Session, ticket: Ticket, message: Message) -> bool:

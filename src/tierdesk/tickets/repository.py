@@ -39,6 +39,7 @@ class TicketFilters:
     customer_id: int | None = None
     channel: Channel | None = None
     tag: str | None = None
+    tier: int | None = None
 
 
 def get_visible(db: Session, principal: Principal, ticket_id: int, *, for_update: bool = False) -> Ticket:
@@ -67,6 +68,7 @@ def list_visible(
         (Ticket.assignee_id, f.assignee_id),
         (Ticket.customer_id, f.customer_id),
         (Ticket.channel, f.channel),
+        (Ticket.tier, f.tier),
     ):
         if value is not None:
             conditions.append(column == value)
