@@ -37,6 +37,7 @@ from tierdesk.channels.web.inbound import WebFormIntake
 from tierdesk.channels.web.views import router as web_form_pages
 from tierdesk.config import Settings, get_settings
 from tierdesk.customers.api import router as customers_router
+from tierdesk.customers.api import search_router
 from tierdesk.db import Database, get_database
 from tierdesk.deps import SlotQueue, api_guard
 from tierdesk.intake.api import router as intake_router
@@ -55,11 +56,12 @@ from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
 from tierdesk.webhooks.api import router as webhooks_router
 from tierdesk.wiring import default_jobs, keep_settings_webhook
+from tierdesk.workspace.search import router as search_pages
 from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages)
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, search_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -291,7 +293,7 @@ def create_app(
     # Every API operation: unknown query parameters refused, failed authentication limited, errors documented.
     for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
                    brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router,
-                   email_router, web_forms_router, webhooks_router, chat_router):
+                   email_router, web_forms_router, webhooks_router, chat_router, search_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     app.include_router(voice_router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     # The telephony provider's webhooks: signed form posts, answered with TwiML (channels/voice/webhooks.py).

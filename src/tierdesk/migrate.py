@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import tierdesk.models  # noqa: F401  (every table, so foreign keys between domains resolve)
-from tierdesk.db import Base, Database, get_database, make_engine
+from tierdesk.db import Base, Database, compared_name, compared_object, get_database, make_engine
 from tierdesk.kit.errors import DomainError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -116,7 +116,8 @@ def schema_drift(url: str | None = None) -> list:
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": compared_name,
+                                                   "include_object": compared_object})
             return compare_metadata(ctx, Base.metadata)
     finally:
         engine.dispose()

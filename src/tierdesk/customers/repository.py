@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
 
+from tierdesk.brands.models import Brand
 from tierdesk.customers.models import Customer, CustomerIdentity
 from tierdesk.kit.actors import Principal
 from tierdesk.kit.errors import NotFound
@@ -142,3 +146,214 @@ def email_identities(db: Session, brand_id: int, values: list[str]) -> list[Cust
     return list(db.scalars(sa.select(CustomerIdentity).where(
         CustomerIdentity.brand_id == brand_id, CustomerIdentity.kind == IdentityKind.EMAIL,
         CustomerIdentity.value.in_(values))))
+
+
+# ---- full-text search over tickets, messages and customers (the index: migration 2026-12-02-1230) ------------------
+# Each source gives its newest matches first, at most SEARCH_CANDIDATES of them, each with its rank: on a common
+# word the newest-first scan stops after a few thousand rows instead of ranking every match in a million messages,
+# and a rare word is read from the index whole. customers.search ranks and pages the candidates.
+
+SEARCH_CANDIDATES = 500
+SEARCH_CUSTOMERS = 50  # customers matched by name or identity whose tickets are candidates
+HIT_START, HIT_END = "\x01", "\x02"  # what the database puts around a matched word in a snippet
+
+_FTS = {name: sa.table(name, sa.column("rowid")) for name in ("search_messages", "search_tickets", "search_customers")}
+_SNIPPET_WORDS = 24
+_HEADLINE_OPTIONS = (f"StartSel={HIT_START}, StopSel={HIT_END}, MaxWords=30, MinWords=12, MaxFragments=2, "
+                     "FragmentDelimiter=\" … \"")
+_HEADLINE_CHARS = 20_000  # ts_headline parses what it is given: the start of a long message is enough for a snippet
+
+
+@dataclass(frozen=True)
+class SearchCandidate:
+    ticket_id: int
+    score: float
+    message_id: int | None = None  # the message that matched, for its snippet
+
+
+def _postgres(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def _fts5_match(terms: tuple[str, ...]) -> str:
+    """An FTS5 query that means exactly the words: each quoted (a quote inside doubled), ANDed, the last a prefix."""
+    quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+    return " ".join(quoted) + "*"
+
+
+def _tsquery(terms: tuple[str, ...], config: str) -> sa.ColumnElement[Any]:
+    """A tsquery that means exactly the words: each a quoted lexeme (a quote doubled, a backslash escaped), ANDed,
+    the last a prefix. Stop words drop out (an all-stop-word query matches nothing)."""
+    quoted = ["'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms]
+    text = " & ".join(quoted) + ":*"
+    return sa.func.to_tsquery(sa.literal_column(f"'{config}'::regconfig"), sa.literal(text, sa.Text))
+
+
+def _tsvector(column: Any, config: str) -> sa.ColumnElement[Any]:
+    # Written exactly as the expression indexes are, so the planner uses them.
+    return sa.func.to_tsvector(sa.literal_column(f"'{config}'::regconfig"), column)
+
+
+def _limit_brand(stmt: Any, column: InstrumentedAttribute[int], principal: Principal, brand_id: int | None) -> Any:
+    stmt = scoped(stmt, column, principal)
+    return stmt.where(column == brand_id) if brand_id is not None else stmt
+
+
+def search_messages(db: Session, principal: Principal, terms: tuple[str, ...], brand_id: int | None
+                    ) -> list[SearchCandidate]:
+    """The newest messages that contain every word (the last as a prefix), with their rank."""
+    if _postgres(db):
+        vector: sa.ColumnElement[Any] = sa.literal_column("messages.search_vector")
+        newest = _limit_brand(
+            sa.select(Message.id, Message.ticket_id, vector.label("vector"))
+            .where(vector.op("@@")(_tsquery(terms, "english")))
+            .order_by(Message.id.desc()).limit(SEARCH_CANDIDATES),
+            Message.brand_id, principal, brand_id).subquery()
+        # Ranked outside the LIMIT, so only the candidates are ranked.
+        stmt: sa.Select[Any] = sa.select(newest.c.ticket_id, newest.c.id,
+                                         sa.func.ts_rank_cd(newest.c.vector, _tsquery(terms, "english")))
+    else:
+        fts = _FTS["search_messages"]
+        stmt = _limit_brand(
+            sa.select(Message.ticket_id, Message.id, -sa.func.bm25(sa.literal_column("search_messages")))
+            .select_from(fts).join(Message, Message.id == fts.c.rowid)
+            .where(sa.literal_column("search_messages").op("MATCH")(_fts5_match(terms)))
+            .order_by(fts.c.rowid.desc()).limit(SEARCH_CANDIDATES),
+            Message.brand_id, principal, brand_id)
+    return [SearchCandidate(ticket_id, float(score or 0), message_id)
+            for ticket_id, message_id, score in db.execute(stmt)]
+
+
+def search_subjects(db: Session, principal: Principal, terms: tuple[str, ...], brand_id: int | None
+                    ) -> list[SearchCandidate]:
+    """The newest tickets whose subject contains every word, with their rank."""
+    if _postgres(db):
+        vector = _tsvector(Ticket.subject, "english")
+        newest = _limit_brand(
+            sa.select(Ticket.id, Ticket.subject).where(vector.op("@@")(_tsquery(terms, "english")))
+            .order_by(Ticket.id.desc()).limit(SEARCH_CANDIDATES),
+            Ticket.brand_id, principal, brand_id).subquery()
+        stmt: sa.Select[Any] = sa.select(newest.c.id, sa.func.ts_rank_cd(
+            _tsvector(newest.c.subject, "english"), _tsquery(terms, "english")))
+    else:
+        fts = _FTS["search_tickets"]
+        stmt = _limit_brand(
+            sa.select(Ticket.id, -sa.func.bm25(sa.literal_column("search_tickets")))
+            .select_from(fts).join(Ticket, Ticket.id == fts.c.rowid)
+            .where(sa.literal_column("search_tickets").op("MATCH")(_fts5_match(terms)))
+            .order_by(fts.c.rowid.desc()).limit(SEARCH_CANDIDATES),
+            Ticket.brand_id, principal, brand_id)
+    return [SearchCandidate(ticket_id, float(score or 0)) for ticket_id, score in db.execute(stmt)]
+
+
+def customers_named(db: Session, principal: Principal, terms: tuple[str, ...], brand_id: int | None) -> list[int]:
+    """Customers whose name has every word (the last as a prefix), newest first."""
+    if _postgres(db):
+        stmt = sa.select(Customer.id).where(
+            _tsvector(sa.func.coalesce(Customer.display_name, ""), "simple").op("@@")(_tsquery(terms, "simple")))
+    else:
+        fts = _FTS["search_customers"]
+        stmt = (sa.select(Customer.id).select_from(fts).join(Customer, Customer.id == fts.c.rowid)
+                .where(sa.literal_column("search_customers").op("MATCH")(_fts5_match(terms))))
+    stmt = _limit_brand(stmt, Customer.brand_id, principal, brand_id)
+    return list(db.scalars(stmt.order_by(Customer.id.desc()).limit(SEARCH_CUSTOMERS)))
+
+
+def customers_with_identity(db: Session, principal: Principal, *, exact: list[str], prefix: str | None,
+                            brand_id: int | None) -> dict[int, bool]:
+    """Customers with an identity (email, phone, account id) equal to one of `exact` or starting with `prefix`:
+    customer id -> whether the match was exact."""
+    if not exact and not prefix:
+        return {}
+    conditions: list[sa.ColumnElement[bool]] = [CustomerIdentity.value.in_(exact)] if exact else []
+    if prefix:
+        if _postgres(db):  # LIKE 'prefix%' is what the text_pattern_ops index serves
+            like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(CustomerIdentity.value.like(like, escape="\\"))
+        else:  # a range over the (binary-collated) index
+            conditions.append(sa.and_(CustomerIdentity.value >= prefix, CustomerIdentity.value < prefix + "\U0010ffff"))
+    stmt = _limit_brand(sa.select(CustomerIdentity.customer_id, CustomerIdentity.value).where(sa.or_(*conditions)),
+                        CustomerIdentity.brand_id, principal, brand_id)
+    found: dict[int, bool] = {}
+    for customer_id, value in db.execute(stmt.limit(SEARCH_CUSTOMERS)):
+        found[customer_id] = found.get(customer_id, False) or value in exact
+    return found
+
+
+def tickets_of_customers(db: Session, principal: Principal, customer_ids: list[int], brand_id: int | None
+                         ) -> list[tuple[int, int]]:
+    """(ticket id, customer id) of the newest tickets of these customers."""
+    if not customer_ids:
+        return []
+    stmt = _limit_brand(sa.select(Ticket.id, Ticket.customer_id).where(Ticket.customer_id.in_(customer_ids)),
+                        Ticket.brand_id, principal, brand_id)
+    return [(t, c) for t, c in db.execute(stmt.order_by(Ticket.id.desc()).limit(SEARCH_CANDIDATES))]
+
+
+def visible_ticket(db: Session, principal: Principal, ticket_id: int, brand_id: int | None) -> int | None:
+    stmt = _limit_brand(sa.select(Ticket.id).where(Ticket.id == ticket_id), Ticket.brand_id, principal, brand_id)
+    found: int | None = db.scalar(stmt)
+    return found
+
+
+@dataclass(frozen=True)
+class SearchRow:
+    ticket: Ticket
+    brand_name: str
+    customer_name: str | None
+    identities: list[str]
+
+
+def search_rows(db: Session, ticket_ids: list[int]) -> dict[int, SearchRow]:
+    """The page's tickets with their brand's and customer's names and the customers' identities: two statements."""
+    if not ticket_ids:
+        return {}
+    rows = db.execute(
+        sa.select(Ticket, Brand.name, Customer.display_name)
+        .join(Brand, Brand.id == Ticket.brand_id).join(Customer, Customer.id == Ticket.customer_id)
+        .where(Ticket.id.in_(ticket_ids))
+    ).all()
+    identities: dict[int, list[str]] = {}
+    customer_ids = {ticket.customer_id for ticket, _, _ in rows}
+    for customer_id, value in db.execute(
+        sa.select(CustomerIdentity.customer_id, CustomerIdentity.value)
+        .where(CustomerIdentity.customer_id.in_(customer_ids)).order_by(CustomerIdentity.id)
+    ):
+        identities.setdefault(customer_id, []).append(value)
+    return {ticket.id: SearchRow(ticket, brand, name, identities.get(ticket.customer_id, []))
+            for ticket, brand, name in rows}
+
+
+def message_snippets(db: Session, terms: tuple[str, ...], message_ids: list[int]) -> dict[int, str]:
+    """A short passage of each message around the words, the words between HIT_START and HIT_END."""
+    if not message_ids:
+        return {}
+    if _postgres(db):
+        # The markers are taken out of the text first, so every marker in the result is the database's own.
+        text = sa.func.translate(sa.func.left(Message.body_text, _HEADLINE_CHARS), HIT_START + HIT_END, "")
+        stmt: sa.Select[Any] = sa.select(Message.id, sa.func.ts_headline(
+            sa.literal_column("'english'::regconfig"), text, _tsquery(terms, "english"), _HEADLINE_OPTIONS)
+        ).where(Message.id.in_(message_ids))
+    else:
+        fts = _FTS["search_messages"]
+        stmt = sa.select(fts.c.rowid, sa.func.snippet(sa.literal_column("search_messages"), 0, HIT_START, HIT_END,
+                                                      "…", _SNIPPET_WORDS)).where(
+            sa.literal_column("search_messages").op("MATCH")(_fts5_match(terms)), fts.c.rowid.in_(message_ids))
+    return {message_id: snippet for message_id, snippet in db.execute(stmt)}
+
+
+def subject_highlights(db: Session, terms: tuple[str, ...], ticket_ids: list[int]) -> dict[int, str]:
+    """The subjects of these tickets, their matched words between HIT_START and HIT_END."""
+    if not ticket_ids:
+        return {}
+    if _postgres(db):
+        text = sa.func.translate(Ticket.subject, HIT_START + HIT_END, "")
+        stmt: sa.Select[Any] = sa.select(Ticket.id, sa.func.ts_headline(
+            sa.literal_column("'english'::regconfig"), text, _tsquery(terms, "english"),
+            f"StartSel={HIT_START}, StopSel={HIT_END}, HighlightAll=true")).where(Ticket.id.in_(ticket_ids))
+    else:
+        fts = _FTS["search_tickets"]
+        stmt = sa.select(fts.c.rowid, sa.func.highlight(sa.literal_column("search_tickets"), 0, HIT_START, HIT_END)
+                         ).where(sa.literal_column("search_tickets").op("MATCH")(_fts5_match(terms)),
+                                 fts.c.rowid.in_(ticket_ids))
+    return {ticket_id: subject for ticket_id, subject in db.execute(stmt)}
