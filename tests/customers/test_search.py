@@ -179,7 +179,9 @@ def test_xss_in_a_message_renders_inert(client, web, world, database):
     html = page.text
     assert f"/tickets/{tid}" in html
     assert "<script>alert" not in html and "<img src=x" not in html and '<b onmouseover' not in html
-    assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    # The passage around the match (PostgreSQL's ts_headline trims it differently from FTS5's snippet) is text.
+    assert "onerror=alert(1)&gt;" in html
+    assert "&lt;b onmouseover=&#34;x&#34;&gt;Sneaky&lt;/b&gt;" in html or "&lt;b onmouseover=&quot;x&quot;&gt;" in html
     assert "<mark>refundable</mark>" in html
     # By name: the name is text, its matched word marked inside the escaped text.
     by_name = web.get("/search", params={"q": "evil"}).text
@@ -236,7 +238,8 @@ def test_page_statements_do_not_grow_with_results(client, web, world, database):
             assert web.get("/search", params={"q": "kettle"}).status_code == 200
         return len(statements)
 
-    _contact(client, world, "admin", subject="Kettle leaks", body="the kettle leaks", sender={"email": "k0@example.com"})
+    _contact(client, world, "admin", subject="Kettle leaks", body="the kettle leaks",
+             sender={"email": "k0@example.com"})
     few = statements_for_page()
     for i in range(1, 12):
         _contact(client, world, "admin", subject="Kettle leaks", body="the kettle leaks again",

@@ -249,22 +249,21 @@ def search_subjects(db: Session, principal: Principal, terms: tuple[str, ...], b
 def customers_named(db: Session, principal: Principal, terms: tuple[str, ...], brand_id: int | None) -> list[int]:
     """Customers whose name has every word (the last as a prefix), newest first."""
     if _postgres(db):
-        stmt = sa.select(Customer.id).where(
-            _tsvector(sa.func.coalesce(Customer.display_name, ""), "simple").op("@@")(_tsquery(terms, "simple")))
-    else:
+        stmt = _limit_brand(sa.select(Customer.id).where(
+            _tsvector(sa.func.coalesce(Customer.display_name, ""), "simple").op("@@")(_tsquery(terms, "simple"))),
+            Customer.brand_id, principal, brand_id).order_by(Customer.id.desc())
+    else:  # ordered by the index's rowid, so the index is read first (not every customer of the brand)
         fts = _FTS["search_customers"]
-        stmt = (sa.select(Customer.id).select_from(fts).join(Customer, Customer.id == fts.c.rowid)
-                .where(sa.literal_column("search_customers").op("MATCH")(_fts5_match(terms))))
-    stmt = _limit_brand(stmt, Customer.brand_id, principal, brand_id)
-    return list(db.scalars(stmt.order_by(Customer.id.desc()).limit(SEARCH_CUSTOMERS)))
+        stmt = _limit_brand(sa.select(Customer.id).select_from(fts).join(Customer, Customer.id == fts.c.rowid)
+                            .where(sa.literal_column("search_customers").op("MATCH")(_fts5_match(terms))),
+                            Customer.brand_id, principal, brand_id).order_by(fts.c.rowid.desc())
+    return list(db.scalars(stmt.limit(SEARCH_CUSTOMERS)))
 
 
 def customers_with_identity(db: Session, principal: Principal, *, exact: list[str], prefix: str | None,
                             brand_id: int | None) -> dict[int, bool]:
     """Customers with an identity (email, phone, account id) equal to one of `exact` or starting with `prefix`:
-    customer id -> whether the match was exact."""
-    if not exact and not prefix:
-        return {}
+    customer id -> whether the match was exact. One statement each, so each reads its own index range."""
     conditions: list[sa.ColumnElement[bool]] = [CustomerIdentity.value.in_(exact)] if exact else []
     if prefix:
         if _postgres(db):  # LIKE 'prefix%' is what the text_pattern_ops index serves
@@ -272,11 +271,15 @@ def customers_with_identity(db: Session, principal: Principal, *, exact: list[st
             conditions.append(CustomerIdentity.value.like(like, escape="\\"))
         else:  # a range over the (binary-collated) index
             conditions.append(sa.and_(CustomerIdentity.value >= prefix, CustomerIdentity.value < prefix + "\U0010ffff"))
-    stmt = _limit_brand(sa.select(CustomerIdentity.customer_id, CustomerIdentity.value).where(sa.or_(*conditions)),
-                        CustomerIdentity.brand_id, principal, brand_id)
     found: dict[int, bool] = {}
-    for customer_id, value in db.execute(stmt.limit(SEARCH_CUSTOMERS)):
-        found[customer_id] = found.get(customer_id, False) or value in exact
+    for condition in conditions:
+        stmt = _limit_brand(sa.select(CustomerIdentity.customer_id, CustomerIdentity.value).where(condition),
+                            CustomerIdentity.brand_id, principal, brand_id)
+        if brand_id is not None or not principal.is_admin:
+            # With the brands known, every kind too: the (brand, kind, value) index then serves the value's range.
+            stmt = stmt.where(CustomerIdentity.kind.in_(list(IdentityKind)))
+        for customer_id, value in db.execute(stmt.limit(SEARCH_CUSTOMERS)):
+            found[customer_id] = found.get(customer_id, False) or value in exact
     return found
 
 
