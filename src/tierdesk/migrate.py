@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import tierdesk.models  # noqa: F401  (every table, so foreign keys between domains resolve)
+from tierdesk import search_schema
 from tierdesk.db import Base, Database, compared_name, compared_object, get_database, make_engine
 from tierdesk.kit.errors import DomainError
 
@@ -39,6 +40,9 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
                 conn.commit()
+                if conn.dialect.name == "sqlite":
+                    search_schema.restore_sqlite_triggers(conn)  # a batch migration may have dropped some
+                    conn.commit()
                 after = MigrationContext.configure(conn).get_current_revision()
                 if conn.dialect.name == "postgresql" and after != before:
                     analyze(conn)

@@ -239,7 +239,7 @@ def test_page_statements_do_not_grow_with_results(client, web, world, database):
         return len(statements)
 
     _contact(client, world, "admin", subject="Kettle leaks", body="the kettle leaks",
-             sender={"email": "k0@example.com"})
+             sender={"email": "k0@example.com", "name": "Kettle Owner 0"})
     few = statements_for_page()
     for i in range(1, 12):
         _contact(client, world, "admin", subject="Kettle leaks", body="the kettle leaks again",
@@ -254,3 +254,23 @@ def test_deleted_rows_leave_the_index(client, world, database, tickets):
     with database.transaction() as db:
         db.execute(sa.delete(Ticket).where(Ticket.id == tickets["router"]))
     assert _search(client, world, "blinks", "admin")["items"] == []
+
+
+def test_upgrade_puts_back_triggers_a_batch_migration_dropped(client, world, database, database_url, tickets):
+    """SQLite drops a table's triggers with the table (a batch migration copies, drops and renames it): every
+    upgrade puts missing ones back and rebuilds that index, so nothing written meanwhile stays unfindable."""
+    if database.dialect != "sqlite":
+        return
+    from tierdesk import migrate
+
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER search_messages_insert")
+    reply = client.post(f"/api/v1/tickets/{tickets['router']}/messages",
+                        json={"body": "The marimba procedure fixed it."}, headers=world.auth("admin"))
+    assert reply.status_code in (200, 201)
+    assert _search(client, world, "marimba", "admin")["items"] == []  # the index fell behind
+    migrate.upgrade(database_url)
+    assert _ids(_search(client, world, "marimba", "admin")) == [tickets["router"]]
+    with database.engine.connect() as conn:
+        triggers = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert "search_messages_insert" in triggers

@@ -1,6 +1,6 @@
 """full-text search over ticket subjects, message bodies and customers (names, email addresses, phone numbers)
 
-SQLite: FTS5 tables with external content (the text stays in its own table, the index holds only the terms), kept
+SQLite (the DDL is in tierdesk/search_schema.py): FTS5 tables with external content (the text stays in its own table, the index holds only the terms), kept
 in step by triggers, so a message is searchable as soon as the transaction that added it commits. PostgreSQL: a
 stored tsvector column on messages (the search reads it instead of parsing every candidate body again) and
 expression GIN indexes on ticket subjects and customer names. Both: an index on identity values for exact and
@@ -17,33 +17,20 @@ from __future__ import annotations
 
 from alembic import op
 
+from tierdesk import search_schema
+
 revision = '5c3e9a71d0f4'
 down_revision = 'b2d8f6e31c25'
 branch_labels = None
 depends_on = None
 
-# (FTS table, content table, indexed column): the content table's rowid is its integer primary key `id`.
-_SQLITE_INDEXES = (
-    ("search_messages", "messages", "body_text"),
-    ("search_tickets", "tickets", "subject"),
-    ("search_customers", "customers", "display_name"),
-)
-# Porter stemming ("refunds" finds "refunded"), like PostgreSQL's english configuration; accents folded.
-_SQLITE_TOKENIZER = "porter unicode61 remove_diacritics 2"
-
 
 def _sqlite_upgrade() -> None:
-    for fts, table, column in _SQLITE_INDEXES:
-        op.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content='{table}', content_rowid='id', "
-                   f"tokenize='{_SQLITE_TOKENIZER}')")
-        op.execute(f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN "
-                   f"INSERT INTO {fts}(rowid, {column}) VALUES (new.id, new.{column}); END")
-        op.execute(f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN "
-                   f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column}); END")
-        op.execute(f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {column} ON {table} BEGIN "
-                   f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column}); "
-                   f"INSERT INTO {fts}(rowid, {column}) VALUES (new.id, new.{column}); END")
-        op.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")  # index the rows already there
+    for fts, table, column in search_schema.SQLITE_INDEXES:
+        op.execute(search_schema.sqlite_table(fts, table, column))
+        for ddl in search_schema.sqlite_triggers(fts, table, column).values():
+            op.execute(ddl)
+        op.execute(search_schema.sqlite_rebuild(fts))  # index the rows already there
     op.execute("CREATE INDEX ix_search_identity_value ON customer_identities (value)")
 
 
@@ -76,7 +63,7 @@ def downgrade() -> None:
         op.execute("DROP INDEX ix_search_messages")
         op.execute("ALTER TABLE messages DROP COLUMN search_vector")
         return
-    for fts, _table, _column in _SQLITE_INDEXES:
-        for suffix in ("insert", "delete", "update"):
-            op.execute(f"DROP TRIGGER {fts}_{suffix}")
+    for fts, table, column in search_schema.SQLITE_INDEXES:
+        for name in search_schema.sqlite_triggers(fts, table, column):
+            op.execute(f"DROP TRIGGER {name}")
         op.execute(f"DROP TABLE {fts}")
