@@ -191,6 +191,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--searches", type=int, default=200)
+    parser.add_argument("--reuse", action="store_true", help="search the database a previous run seeded (PostgreSQL)")
     args = parser.parse_args()
     tmp = None
     if args.sqlite:
@@ -198,12 +199,22 @@ def main() -> None:
         url = f"sqlite:///{tmp.name}/bench.db"
     else:
         url = args.database_url
-        fresh_postgres(url)
-    migrate.upgrade(url)
-    database = Database(make_engine(url))
+        if not args.reuse:
+            fresh_postgres(url)
     started = time.perf_counter()
-    with Progress() as progress:
-        facts = seed(database, args.messages, args.tickets, progress)
+    if args.reuse:
+        database = Database(make_engine(url))
+        with database.read_sessions() as db:
+            brands = list(db.scalars(sa.text("SELECT id FROM brands ORDER BY slug")))
+            facts = {"brand_acme": brands[0], "brand_globex": brands[1],
+                     "customers": db.scalar(sa.text("SELECT count(*) FROM customers"))}
+            args.messages = db.scalar(sa.text("SELECT count(*) FROM messages"))
+            args.tickets = db.scalar(sa.text("SELECT count(*) FROM tickets"))
+    else:
+        migrate.upgrade(url)
+        database = Database(make_engine(url))
+        with Progress() as progress:
+            facts = seed(database, args.messages, args.tickets, progress)
     seed_s = time.perf_counter() - started
     if args.sqlite:
         database.engine.dispose()
@@ -244,7 +255,7 @@ def main() -> None:
     every = [t for ts in times.values() for t in ts]
     print(f"tierdesk search benchmark on {database.dialect} ({platform.python_version()}, {os.cpu_count()} cores, "
           f"{platform.machine()}): {args.messages:,} messages on {args.tickets:,} tickets, "
-          f"{facts['customers']:,} customers in 2 brands; seeded in {seed_s:.0f} s")
+          f"{facts['customers']:,} customers in 2 brands; " + ("reused" if args.reuse else f"seeded in {seed_s:.0f} s"))
     print(f"{args.searches} searches, in-process (every statement of a results page of 25, ranking and snippets), "
           "half as an admin (every brand), half as an agent of one brand")
     for kind, ts in times.items():

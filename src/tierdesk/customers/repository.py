@@ -153,7 +153,7 @@ def email_identities(db: Session, brand_id: int, values: list[str]) -> list[Cust
 # word the newest-first scan stops after a few thousand rows instead of ranking every match in a million messages,
 # and a rare word is read from the index whole. customers.search ranks and pages the candidates.
 
-SEARCH_CANDIDATES = 500
+SEARCH_CANDIDATES = 200
 SEARCH_CUSTOMERS = 50  # customers matched by name or identity whose tickets are candidates
 HIT_START, HIT_END = "\x01", "\x02"  # what the database puts around a matched word in a snippet
 
@@ -249,9 +249,12 @@ def search_subjects(db: Session, principal: Principal, terms: tuple[str, ...], b
 def customers_named(db: Session, principal: Principal, terms: tuple[str, ...], brand_id: int | None) -> list[int]:
     """Customers whose name has every word (the last as a prefix), newest first."""
     if _postgres(db):
-        stmt = _limit_brand(sa.select(Customer.id).where(
+        # Every match first (a name's words are rare: the GIN index), then the newest: with ORDER BY id and LIMIT
+        # together the planner may walk every customer newest first, testing each name, when nobody matches.
+        matching = _limit_brand(sa.select(Customer.id).where(
             _tsvector(sa.func.coalesce(Customer.display_name, ""), "simple").op("@@")(_tsquery(terms, "simple"))),
-            Customer.brand_id, principal, brand_id).order_by(Customer.id.desc())
+            Customer.brand_id, principal, brand_id).cte("named").prefix_with("MATERIALIZED")
+        stmt = sa.select(matching.c.id).order_by(matching.c.id.desc())
     else:  # ordered by the index's rowid, so the index is read first (not every customer of the brand)
         fts = _FTS["search_customers"]
         stmt = _limit_brand(sa.select(Customer.id).select_from(fts).join(Customer, Customer.id == fts.c.rowid)

@@ -87,6 +87,8 @@ def parse(raw: str | None, phone_region: str | None = None) -> SearchQuery:
             identities.append(normalise_phone(text, phone_region))
         except InvalidInput:
             pass
+    if identities:  # an address or a number is looked up as one, not as its pieces ("com", "44") in every message
+        terms = ()
     prefix = None
     if " " not in text and _IDENTITY_PREFIX.fullmatch(text) and ("@" in text or text.startswith("+")):
         prefix = text.lower()
