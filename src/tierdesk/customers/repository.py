@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,10 +176,82 @@ def _postgres(db: Session) -> bool:
     return db.get_bind().dialect.name == "postgresql"
 
 
-def _fts5_match(terms: tuple[str, ...]) -> str:
+def _fts5_match(terms: tuple[str, ...], prefix: bool = True) -> str:
     """An FTS5 query that means exactly the words: each quoted (a quote inside doubled), ANDed, the last a prefix."""
     quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
-    return " ".join(quoted) + "*"
+    return " ".join(quoted) + ("*" if prefix else "")
+
+
+_WORD = re.compile(r"[^\W_]+")
+_RANK_CHARS = 2_000  # SQLite: a candidate is ranked on the start of its text
+
+
+def _matches_term(word: str, term: str, last: bool) -> bool:
+    """Whether a word of a text is one a query word found (SQLite, in Python): the same word, the last query word's
+    prefix, or the same stem as Porter's would be, nearly (a shared start of all but the query word's last two
+    letters: "charges" for "charged"). Used for ranking and marking only; what matches is the index's answer."""
+    if word == term or (last and word.startswith(term)):
+        return True
+    common = len(term) - 2 if len(term) > 4 else len(term)
+    return word[:common] == term[:common] and abs(len(word) - len(term)) <= 3
+
+
+def _hit_spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
+    last = len(terms) - 1
+    return [m.span() for m in _WORD.finditer(text)
+            if any(_matches_term(m.group().lower(), t, i == last) for i, t in enumerate(terms))]
+
+
+def _text_rank(text: str, terms: tuple[str, ...]) -> float:
+    """BM25's term-frequency part over the start of the text (no IDF: every candidate has every word)."""
+    hits = len(_hit_spans(text[:_RANK_CHARS], terms))
+    words = max(1, len(text[:_RANK_CHARS]) // 6)
+    return hits * 2.2 / (hits + 1.2 * (0.25 + 0.75 * words / 60))
+
+
+def _marked(text: str, terms: tuple[str, ...], *, window: int | None) -> str:
+    """The text (or a window of `window` words around its first matched word), matched words between HIT_START and
+    HIT_END, as the databases' own snippet functions give it."""
+    spans = _hit_spans(text, terms)
+    start, end, prefix, suffix = 0, len(text), "", ""
+    if window is not None:
+        words = [m.span() for m in _WORD.finditer(text)]
+        first = next((i for i, w in enumerate(words) if spans and w == spans[0]), 0)
+        lo, hi = max(0, first - window // 3), min(len(words), max(0, first - window // 3) + window)
+        if words:
+            start = words[lo][0] if lo > 0 else 0
+            end = words[hi - 1][1] if hi < len(words) else len(text)
+            prefix, suffix = ("…" if lo > 0 else ""), ("…" if hi < len(words) else "")
+    out, at = [prefix], start
+    for a, b in spans:
+        if a < start or b > end:
+            continue
+        out += [text[at:a].replace(HIT_START, "").replace(HIT_END, ""), HIT_START, text[a:b], HIT_END]
+        at = b
+    out += [text[at:end].replace(HIT_START, "").replace(HIT_END, ""), suffix]
+    return "".join(out)
+
+
+def _fts5_candidates(db: Session, fts_name: str, model: Any, select: list[Any], text: Any,
+                     principal: Principal, brand_id: int | None, terms: tuple[str, ...]) -> list[Any]:
+    """SQLite: the newest rows that match, their text's start for ranking. The words as they are first (FTS5 walks
+    that newest first and stops at the limit), then, when that did not fill the candidates, the last word as a
+    prefix too (which reads every word it starts)."""
+    fts = _FTS[fts_name]
+    found: dict[int, Any] = {}
+    for prefix in (False, True):
+        stmt = _limit_brand(
+            sa.select(fts.c.rowid, *select, sa.func.substr(text, 1, _RANK_CHARS)).select_from(fts)
+            .join(model, model.id == fts.c.rowid)
+            .where(sa.literal_column(fts_name).op("MATCH")(_fts5_match(terms, prefix)))
+            .order_by(fts.c.rowid.desc()).limit(SEARCH_CANDIDATES),
+            model.brand_id, principal, brand_id)
+        rows = db.execute(stmt).all()
+        for row in rows:
+            found.setdefault(row[0], row)
+        if len(rows) >= SEARCH_CANDIDATES:
+            break
+    return sorted(found.values(), key=lambda row: -row[0])[:SEARCH_CANDIDATES]
 
 
 def _tsquery(terms: tuple[str, ...], config: str) -> sa.ColumnElement[Any]:
@@ -213,13 +286,10 @@ def search_messages(db: Session, principal: Principal, terms: tuple[str, ...], b
         stmt: sa.Select[Any] = sa.select(newest.c.ticket_id, newest.c.id,
                                          sa.func.ts_rank_cd(newest.c.vector, _tsquery(terms, "english")))
     else:
-        fts = _FTS["search_messages"]
-        stmt = _limit_brand(
-            sa.select(Message.ticket_id, Message.id, -sa.func.bm25(sa.literal_column("search_messages")))
-            .select_from(fts).join(Message, Message.id == fts.c.rowid)
-            .where(sa.literal_column("search_messages").op("MATCH")(_fts5_match(terms)))
-            .order_by(fts.c.rowid.desc()).limit(SEARCH_CANDIDATES),
-            Message.brand_id, principal, brand_id)
+        rows = _fts5_candidates(db, "search_messages", Message, [Message.ticket_id], Message.body_text, principal,
+                                brand_id, terms)
+        return [SearchCandidate(ticket_id, _text_rank(text or "", terms), message_id)
+                for message_id, ticket_id, text in rows]
     return [SearchCandidate(ticket_id, float(score or 0), message_id)
             for ticket_id, message_id, score in db.execute(stmt)]
 
@@ -236,13 +306,8 @@ def search_subjects(db: Session, principal: Principal, terms: tuple[str, ...], b
         stmt: sa.Select[Any] = sa.select(newest.c.id, sa.func.ts_rank_cd(
             _tsvector(newest.c.subject, "english"), _tsquery(terms, "english")))
     else:
-        fts = _FTS["search_tickets"]
-        stmt = _limit_brand(
-            sa.select(Ticket.id, -sa.func.bm25(sa.literal_column("search_tickets")))
-            .select_from(fts).join(Ticket, Ticket.id == fts.c.rowid)
-            .where(sa.literal_column("search_tickets").op("MATCH")(_fts5_match(terms)))
-            .order_by(fts.c.rowid.desc()).limit(SEARCH_CANDIDATES),
-            Ticket.brand_id, principal, brand_id)
+        rows = _fts5_candidates(db, "search_tickets", Ticket, [], Ticket.subject, principal, brand_id, terms)
+        return [SearchCandidate(ticket_id, _text_rank(text or "", terms)) for ticket_id, text in rows]
     return [SearchCandidate(ticket_id, float(score or 0)) for ticket_id, score in db.execute(stmt)]
 
 
@@ -341,10 +406,11 @@ def message_snippets(db: Session, terms: tuple[str, ...], message_ids: list[int]
             sa.literal_column("'english'::regconfig"), text, _tsquery(terms, "english"), _HEADLINE_OPTIONS)
         ).where(Message.id.in_(message_ids))
     else:
-        fts = _FTS["search_messages"]
-        stmt = sa.select(fts.c.rowid, sa.func.snippet(sa.literal_column("search_messages"), 0, HIT_START, HIT_END,
-                                                      "…", _SNIPPET_WORDS)).where(
-            sa.literal_column("search_messages").op("MATCH")(_fts5_match(terms)), fts.c.rowid.in_(message_ids))
+        # Marked here: FTS5's snippet() needs the MATCH again, and a prefix MATCH costs a read of every word it
+        # starts for each row.
+        bodies = db.execute(sa.select(Message.id, sa.func.substr(Message.body_text, 1, _HEADLINE_CHARS))
+                            .where(Message.id.in_(message_ids)))
+        return {message_id: _marked(text or "", terms, window=_SNIPPET_WORDS) for message_id, text in bodies}
     return {message_id: snippet for message_id, snippet in db.execute(stmt)}
 
 
@@ -358,8 +424,6 @@ def subject_highlights(db: Session, terms: tuple[str, ...], ticket_ids: list[int
             sa.literal_column("'english'::regconfig"), text, _tsquery(terms, "english"),
             f"StartSel={HIT_START}, StopSel={HIT_END}, HighlightAll=true")).where(Ticket.id.in_(ticket_ids))
     else:
-        fts = _FTS["search_tickets"]
-        stmt = sa.select(fts.c.rowid, sa.func.highlight(sa.literal_column("search_tickets"), 0, HIT_START, HIT_END)
-                         ).where(sa.literal_column("search_tickets").op("MATCH")(_fts5_match(terms)),
-                                 fts.c.rowid.in_(ticket_ids))
+        subjects = db.execute(sa.select(Ticket.id, Ticket.subject).where(Ticket.id.in_(ticket_ids)))
+        return {ticket_id: _marked(subject, terms, window=None) for ticket_id, subject in subjects}
     return {ticket_id: subject for ticket_id, subject in db.execute(stmt)}
