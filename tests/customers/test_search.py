@@ -274,3 +274,16 @@ def test_upgrade_puts_back_triggers_a_batch_migration_dropped(client, world, dat
     with database.engine.connect() as conn:
         triggers = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     assert "search_messages_insert" in triggers
+
+
+def test_markers_in_the_text_cannot_fake_a_match():
+    """The marks come from the search alone: marker characters inside a message are dropped, and each piece is
+    plain text for the template to escape."""
+    from tierdesk.customers import repository
+
+    text = "before \x01<b>fake</b>\x02 the refund arrived"
+    marked = repository._marked(text, ("refund",), window=24)
+    parts = search.segments(marked)
+    assert [t for t, hit in parts if hit] == ["refund"]
+    assert "".join(t for t, _ in parts) == "before <b>fake</b> the refund arrived"
+    assert search.segments("a\x01b\x01c\x02d\x02") == [("a", False), ("b", True), ("c", True), ("d", False)]
