@@ -38,6 +38,8 @@ PAGES = [
     PageCase("tickets list (admin)", lambda s: "/tickets", "admin", 12),
     PageCase("canned responses admin", lambda s: "/admin/canned-responses", "admin", 12),
     PageCase("macros admin", lambda s: "/admin/macros", "admin", 12),
+    PageCase("search", lambda s: "/search?q=router+blinks", "agent", 12),
+    PageCase("search by email", lambda s: "/search?q=customer1%40example.com", "agent", 12),
     PageCase("macro panel", lambda s: f"/tickets/{s.mine[0]}/macros", "agent", 16),
 ]
 

@@ -37,6 +37,7 @@ from tierdesk.channels.web.inbound import WebFormIntake
 from tierdesk.channels.web.views import router as web_form_pages
 from tierdesk.config import Settings, get_settings
 from tierdesk.customers.api import router as customers_router
+from tierdesk.customers.api import search_router
 from tierdesk.db import Database, get_database
 from tierdesk.deps import SlotQueue, api_guard
 from tierdesk.intake.api import router as intake_router
@@ -60,11 +61,12 @@ from tierdesk.webhooks.api import router as webhooks_router
 from tierdesk.wiring import default_jobs, keep_settings_webhook
 from tierdesk.workspace.live import closing_event
 from tierdesk.workspace.live import router as workspace_live
+from tierdesk.workspace.search import router as search_pages
 from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, macro_pages)
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, search_pages, macro_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
@@ -303,7 +305,7 @@ def create_app(
     for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
                    brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router,
                    email_router, web_forms_router, webhooks_router, chat_router, canned_responses_router, macros_router,
-                   apply_router):
+                   apply_router, search_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     app.include_router(voice_router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     # The telephony provider's webhooks: signed form posts, answered with TwiML (channels/voice/webhooks.py).

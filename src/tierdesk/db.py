@@ -36,6 +36,22 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# The full-text search index (migration 2026-12-02-1230): FTS5 tables and their triggers on SQLite, a tsvector
+# column and GIN indexes on PostgreSQL. Dialect-specific, so not in the models: the schema comparison
+# (migrations/env.py, migrate.schema_drift) leaves out every table, column and index whose name starts so.
+SEARCH_OBJECTS_PREFIXES = ("search_", "ix_search_")
+
+
+def compared_name(name: str | None, type_: str, _parents: object = None) -> bool:
+    """Alembic's include_name hook (what is reflected): False for the search index's objects."""
+    return not (name and type_ in ("table", "column", "index") and name.startswith(SEARCH_OBJECTS_PREFIXES))
+
+
+def compared_object(_obj: object, name: str | None, type_: str, *_: object) -> bool:
+    """Alembic's include_object hook: False for the search index's objects."""
+    return compared_name(name, type_)
+
+
 # Integer keys: BIGINT on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the fast rowid alias.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JsonData = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")

@@ -12,7 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import tierdesk.models  # noqa: F401  (every table, so foreign keys between domains resolve)
-from tierdesk.db import Base, Database, get_database, make_engine
+from tierdesk import search_schema
+from tierdesk.db import Base, Database, compared_name, compared_object, get_database, make_engine
 from tierdesk.kit.errors import DomainError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -39,6 +40,9 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
                 conn.commit()
+                if conn.dialect.name == "sqlite":
+                    search_schema.restore_sqlite_triggers(conn)  # a batch migration may have dropped some
+                    conn.commit()
                 after = MigrationContext.configure(conn).get_current_revision()
                 if conn.dialect.name == "postgresql" and after != before:
                     analyze(conn)
@@ -116,7 +120,8 @@ def schema_drift(url: str | None = None) -> list:
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": compared_name,
+                                                   "include_object": compared_object})
             return compare_metadata(ctx, Base.metadata)
     finally:
         engine.dispose()

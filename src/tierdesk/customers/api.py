@@ -5,14 +5,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from tierdesk.brands.service import resolve_brand
-from tierdesk.customers import repository, service
+from tierdesk.customers import repository, search, service
 from tierdesk.customers.identity import normalise
 from tierdesk.customers.models import Customer
-from tierdesk.customers.schemas import CustomerHistory, CustomerMerge, CustomerOut
+from tierdesk.customers.schemas import (
+    CustomerHistory,
+    CustomerMerge,
+    CustomerOut,
+    SearchHitOut,
+    SearchPage,
+    SearchPart,
+)
 from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.input import PathId, refuse_nul
-from tierdesk.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from tierdesk.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, encode_cursor, page_of
 from tierdesk.kit.vocabulary import IdentityKind
 from tierdesk.tickets import repository as tickets_repo
 from tierdesk.tickets.schemas import EventOut, TicketOut
@@ -88,3 +95,39 @@ def customer_timeline(
 def merge_customers(customer_id: PathId, data: CustomerMerge, db: Db, principal: CurrentPrincipal) -> Customer:
     """Merge `source_id` into this customer (leads and admins)."""
     return service.merge(db, principal, customer_id, data.source_id)
+
+
+search_router = APIRouter(prefix="/search", tags=["search"])
+
+
+def _parts(segments: search.Segments) -> list[SearchPart]:
+    return [SearchPart(text=text, match=match) for text, match in segments]
+
+
+@search_router.get("", response_model=SearchPage)
+def search_tickets(
+    db: Db,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    q: Annotated[str, Query(max_length=2000, description="words (the last may be the start of one), a ticket "
+                                                         "number (#123), an email address or a phone number")] = "",
+    brand: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=search.MAX_PAGE)] = search.DEFAULT_PAGE,
+) -> SearchPage:
+    """Full-text search over ticket subjects, messages and customers (names, email addresses, phone numbers) in the
+    brands you work: best match first, then newest. A query with nothing to search for answers an empty list and a
+    `message`, not an error."""
+    query = search.parse(q, settings.default_phone_region)
+    position = decode_cursor(cursor, keys=("offset",))
+    brand_id = resolve_brand(db, principal, brand).id if brand else None
+    found = search.search(db, principal, query, brand_id=brand_id, offset=position["offset"] if position else 0,
+                          limit=limit)
+    return SearchPage(
+        items=[SearchHitOut(ticket=TicketOut.model_validate(r.ticket), brand=r.brand_name,
+                            customer_name=r.customer_name, customer_identity=r.customer_identity, score=r.score,
+                            matched_in=r.matched_in, subject=_parts(r.subject), snippet=_parts(r.snippet))
+               for r in found.results],
+        next_cursor=encode_cursor({"offset": found.next_offset}) if found.next_offset is not None else None,
+        message=search.message_of(found),
+    )

@@ -53,3 +53,28 @@ class CustomerHistory(CustomerOut):
 
 class CustomerMerge(Input):
     source_id: RecordId = Field(description="the customer merged away; its identities and tickets move to this one")
+
+
+class SearchPart(BaseModel):
+    """A piece of a snippet: plain text, `match` when it is a word the search matched (render it highlighted)."""
+
+    text: str
+    match: bool
+
+
+class SearchHitOut(BaseModel):
+    ticket: TicketOut
+    brand: str = Field(description="the brand's name")
+    customer_name: str | None
+    customer_identity: str | None = Field(description="the customer's identity that matched, else their first")
+    score: float = Field(description="higher is better; only comparable within one search")
+    matched_in: list[str] = Field(description="where it matched: number, customer, subject, message")
+    subject: list[SearchPart] = Field(description="the subject, its matched words marked")
+    snippet: list[SearchPart] = Field(description="a passage of the best matching message, its matched words marked")
+
+
+class SearchPage(BaseModel):
+    items: list[SearchHitOut]
+    next_cursor: str | None = None
+    message: str | None = Field(default=None, description="why there is nothing to search for, or why the list "
+                                                          "stops (refine the search)")

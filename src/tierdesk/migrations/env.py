@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import tierdesk.models  # noqa: F401  (registers every table)
-from tierdesk.db import Base, make_engine
+from tierdesk.db import Base, compared_name, compared_object, make_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,6 +17,8 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=compared_name,  # the search index is dialect-specific DDL (db.py)
+        include_object=compared_object,
     )
     with context.begin_transaction():
         context.run_migrations()
