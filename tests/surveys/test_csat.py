@@ -10,10 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from tests.channels.web.portal_helpers import API, PORTAL, mail_of, notices, open_ticket, sign_in
+from tests.conftest import contact
 from tests.pages import csrf_of
+from tierdesk.intake.pipeline import default_pipeline
+from tierdesk.intake.schemas import ContactIn
+from tierdesk.kit.actors import SYSTEM
 from tierdesk.kit.vocabulary import EventKind, NoticeKind, SurveyKind
 from tierdesk.surveys.models import SurveyResponse
 from tierdesk.tickets.models import Ticket, TicketEvent
+from tierdesk.tickets.schemas import TicketUpdate
+from tierdesk.tickets.service import update_ticket
 
 MARIA = "maria@example.com"
 
@@ -154,3 +160,21 @@ def test_rating_on_the_portal_signed_in(portal, api, world, database):
     assert "rated 5/5" in portal.get(f"{PORTAL}/requests").text
     r = portal.post(f"{PORTAL}/requests/{open_one}/rating", data={"score": "5", "csrf_token": csrf_of(page.text)})
     assert r.status_code == 409 and "only a solved request" in r.text.lower()
+
+
+def test_only_mail_and_web_tickets_solved_by_an_agent_ask_for_a_rating(api, world, database):
+
+    admin = world.auth("admin")
+    chat = open_ticket_on(api, admin, "chat")
+    assert api.patch(f"{API}/tickets/{chat}", headers=admin, json={"status": "solved"}).status_code == 200
+    with database.transaction() as db:  # a solve by the system (a command)
+        ticket = default_pipeline().receive(db, SYSTEM, ContactIn(**contact(external_id="sys-1"))).ticket.id
+        update_ticket(db, SYSTEM, ticket, TicketUpdate(status="solved"))
+    assert notices(database, NoticeKind.CSAT_REQUEST) == []
+
+
+def open_ticket_on(api, auth, channel: str) -> int:
+
+    r = api.post(f"{API}/contacts", headers=auth, json=contact(channel=channel, external_id=f"{channel}-1"))
+    assert r.status_code == 201, r.text
+    return int(r.json()["ticket"]["id"])

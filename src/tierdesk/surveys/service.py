@@ -18,7 +18,7 @@ from tierdesk.kit.actors import CUSTOMER_ACTOR
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.input import NUL_MESSAGE
 from tierdesk.kit.time import utcnow
-from tierdesk.kit.vocabulary import EventKind, NoticeKind, OutboxTopic, SurveyKind, TicketStatus
+from tierdesk.kit.vocabulary import ActorKind, Channel, EventKind, NoticeKind, OutboxTopic, SurveyKind, TicketStatus
 from tierdesk.surveys import repository
 from tierdesk.surveys.models import SurveyResponse
 from tierdesk.tickets import mutations
@@ -27,6 +27,7 @@ from tierdesk.tickets.observers import RecordedEvent
 
 SCALES = {SurveyKind.CSAT: (1, 5), SurveyKind.NPS: (0, 10)}
 COMMENT_MAX = 2000
+SURVEYED_CHANNELS = frozenset({Channel.EMAIL, Channel.WEB})  # where a solve asks for a rating by mail
 CSAT_WORDS = {1: "Very unsatisfied", 2: "Unsatisfied", 3: "Neutral", 4: "Satisfied", 5: "Very satisfied"}
 
 
@@ -84,11 +85,14 @@ def record_answer(db: Session, ticket: Ticket, customer_id: int, kind: SurveyKin
 
 
 def ask_after_solve(db: Session, events: Sequence[RecordedEvent]) -> None:
-    """A ticket observer (hooks.py): a ticket just solved gets the CSAT mail (kit.notices, composed when sent, so
-    the outbox row holds no link). Cheap when nothing is solved: no statement."""
+    """A ticket observer (hooks.py): a ticket an agent just solved gets the CSAT mail (kit.notices, composed when
+    sent, so the outbox row holds no link). Only tickets worked by mail or on the web: a chat or a call ends in its
+    own channel, and a solve by the system (a command, a bulk clean-up) asks nobody. Cheap when nothing is solved:
+    no statement."""
     for event in events:
         if (event.kind is EventKind.STATUS_CHANGED and (event.after or {}).get("status") == TicketStatus.SOLVED
-                and event.ticket is not None and event.ticket.id is not None):
+                and event.actor_kind is ActorKind.AGENT and event.ticket is not None
+                and event.ticket.id is not None and event.ticket.channel in SURVEYED_CHANNELS):
             # No base_url: the sender fills in TIERDESK_PUBLIC_URL (a solve has no request to take it from).
             outbox.enqueue(db, OutboxTopic.EMAIL_NOTICE, {"kind": NoticeKind.CSAT_REQUEST, "id": event.ticket.id,
                                                           "base_url": None})

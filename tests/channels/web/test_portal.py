@@ -54,7 +54,7 @@ def age_sign_ins(database, minutes: float) -> None:
             row.expires_at -= dt.timedelta(minutes=minutes)
 
 
-# -- signing in ----------------------------------------------------------------------------------------------------------
+# -- signing in --------------------------------------------------------------------------------------------------------
 def test_pages_ask_to_sign_in_first(portal, world):
     r = portal.get(f"{PORTAL}/requests/5", follow_redirects=False)
     assert r.status_code == 303
@@ -253,7 +253,7 @@ def test_internal_notes_never_show_and_agent_text_is_inert(portal, api, world, d
     assert "Acme support" in page
 
 
-# -- reply, attachments, a new request ----------------------------------------------------------------------------------
+# -- reply, attachments, a new request ---------------------------------------------------------------------------------
 def test_a_reply_reopens_a_solved_request(portal, api, world, database):
     admin = world.auth("admin")
     ticket = open_ticket(api, admin, MARIA)
@@ -348,3 +348,29 @@ def test_the_theme_is_the_brands_colours(portal, api, world):
     page = portal.get(f"{PORTAL}/sign-in").text
     assert 'href="/portal/acme/theme.css"' in page and 'src="https://acme.example/l.png"' in page
     assert "style=" not in page
+
+
+def test_pages_take_the_same_number_of_statements_whatever_the_data(portal, api, world, database):
+    admin = world.auth("admin")
+    first = open_ticket(api, admin, MARIA)
+    sign_in(portal, database, MARIA)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    def statements_of(path: str) -> int:
+        statements.clear()
+        sa.event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            assert portal.get(path).status_code == 200
+        finally:
+            sa.event.remove(database.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    small = (statements_of(f"{PORTAL}/requests"), statements_of(f"{PORTAL}/requests/{first}"))
+    for n in range(8):
+        open_ticket(api, admin, MARIA, subject=f"Another {n}", external_id=f"more-{n}")
+        api.post(f"{API}/tickets/{first}/messages", headers=admin, json={"body": f"Reply {n}"})
+    big = (statements_of(f"{PORTAL}/requests"), statements_of(f"{PORTAL}/requests/{first}"))
+    assert big == small, (small, big)

@@ -32,7 +32,7 @@ from tierdesk.channels.web.models import PortalSession, PortalSignIn
 from tierdesk.config import Settings
 from tierdesk.customers.identity import normalise_email
 from tierdesk.jobs import outbox
-from tierdesk.kit.errors import TooManyRequests
+from tierdesk.kit.errors import DomainError, TooManyRequests
 from tierdesk.kit.notices import Notice
 from tierdesk.kit.vocabulary import NoticeKind, OutboxTopic, TicketStatus
 from tierdesk.surveys.service import CSAT_WORDS
@@ -134,7 +134,7 @@ def sign_in_with_code(db: Session, settings: Settings, brand: Brand, raw_email: 
     """A session token, or None for a wrong, used or expired code (a wrong one is counted: the caller commits)."""
     try:
         email = normalise_email(raw_email)
-    except Exception:  # noqa: BLE001 (a mangled hidden field is a wrong code like any other)
+    except DomainError:  # a mangled hidden field is a wrong code like any other
         return None
     sign_in = repository.latest_sign_in(db, brand.id, email)
     if sign_in is None or not _alive(sign_in, now):
