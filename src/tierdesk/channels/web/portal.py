@@ -331,7 +331,10 @@ def _request_page(request: Request, db: Db, who: PortalCustomer, ticket: Ticket,
 @router.get("/requests/{ticket_id}", response_class=HTMLResponse)
 def one_request(request: Request, who: SignedInCustomer, db: Db, ticket_id: int, sent: int | None = None,
                 rated: int | None = None) -> Response:
-    ticket = _own_ticket(db, who, ticket_id)
+    try:
+        ticket = _own_ticket(db, who, ticket_id)
+    except NotFound as exc:
+        return _page(request, "missing.html", who.brand, who, status_code=404, message=exc.message)
     notice = ("Thank you: we have your request." if sent else "Thank you for rating this request." if rated
               else None)
     return _request_page(request, db, who, ticket, form_of(db, who.brand), notice=notice)
@@ -417,7 +420,10 @@ def _rate(request: Request, db: Db, brand: Brand, who: PortalCustomer | None, ti
 
 @router.get("/requests/{ticket_id}/rating", response_class=HTMLResponse)
 def rating_form(request: Request, who: SignedInCustomer, db: Db, ticket_id: int) -> Response:
-    ticket = _own_ticket(db, who, ticket_id)
+    try:
+        ticket = _own_ticket(db, who, ticket_id)
+    except NotFound as exc:
+        return _page(request, "missing.html", who.brand, who, status_code=404, message=exc.message)
     return _rate_page(request, db, who.brand, who, ticket, f"/portal/{who.brand.slug}/requests/{ticket.id}/rating")
 
 
@@ -440,7 +446,10 @@ def _ticket_of_link(request: Request, db: Db, brand: Brand, token: str) -> Ticke
 @router.get("/rate/{token}", response_class=HTMLResponse)
 def rate_by_link_form(request: Request, brand: PortalBrand, db: Db, token: str, score: str | None = None) -> Response:
     """The rating link from the solve mail: no sign-in needed (the signed link names the ticket)."""
-    ticket = _ticket_of_link(request, db, brand, token)
+    try:
+        ticket = _ticket_of_link(request, db, brand, token)
+    except NotFound as exc:
+        return _page(request, "missing.html", brand, None, status_code=404, message=exc.message)
     chosen = score if score in {str(n) for n in survey_service.CSAT_WORDS} else None
     return _rate_page(request, db, brand, None, ticket, f"/portal/{brand.slug}/rate/{token}", score=chosen)
 
@@ -449,7 +458,10 @@ def rate_by_link_form(request: Request, brand: PortalBrand, db: Db, token: str, 
 def rate_by_link(request: Request, brand: PortalBrand, db: Db, token: str,
                  score: Annotated[str, Form(max_length=10)] = "",
                  comment: Annotated[str, Form(max_length=survey_service.COMMENT_MAX * 2)] = "") -> Response:
-    ticket = _ticket_of_link(request, db, brand, token)
+    try:
+        ticket = _ticket_of_link(request, db, brand, token)
+    except NotFound as exc:
+        return _page(request, "missing.html", brand, None, status_code=404, message=exc.message)
     return _rate(request, db, brand, None, ticket, f"/portal/{brand.slug}/rate/{token}", score, comment)
 
 
