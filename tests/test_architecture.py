@@ -17,8 +17,8 @@ import tierdesk
 
 ROOT = pathlib.Path(tierdesk.__file__).parent
 # The layering, lowest first: a package may import only packages listed before it (and kit, db, config, deps).
-LAYERS = ["kit", "audit", "jobs", "queues", "brands", "agents", "sla", "tickets", "customers", "routing", "triage",
-          "intake", "webhooks", "channels", "workspace"]
+LAYERS = ["kit", "audit", "jobs", "queues", "brands", "agents", "sla", "tickets", "customers", "surveys", "routing",
+          "triage", "intake", "webhooks", "channels", "workspace"]
 INFRASTRUCTURE = {"db", "config", "deps"}
 
 

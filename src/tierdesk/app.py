@@ -34,6 +34,7 @@ from tierdesk.channels.voice.api import router as voice_router
 from tierdesk.channels.voice.webhooks import router as voice_webhooks
 from tierdesk.channels.web.api import router as web_forms_router
 from tierdesk.channels.web.inbound import WebFormIntake
+from tierdesk.channels.web.portal import router as portal_pages
 from tierdesk.channels.web.views import router as web_form_pages
 from tierdesk.config import Settings, get_settings
 from tierdesk.customers.api import router as customers_router
@@ -66,7 +67,7 @@ from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, search_pages, macro_pages)
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, search_pages, macro_pages, portal_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"

@@ -11,8 +11,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from tierdesk.agents.sessions import password_reset_notice
+from tierdesk.channels.web.portal_sessions import csat_request_notice, sign_in_notice
 from tierdesk.kit import notices
 from tierdesk.kit.vocabulary import Channel, NoticeKind
+from tierdesk.surveys.service import ask_after_solve
 from tierdesk.tickets import macros, observers
 from tierdesk.tickets.models import Message, Ticket
 from tierdesk.tickets.service import deliver_replies
@@ -23,6 +25,8 @@ from tierdesk.workspace.notify import publish_ticket_events
 observers.observe(capture.capture)
 # The agents' live pages (workspace.live): offers, customer messages and SLA alarms, published on the live bus.
 observers.observe(publish_ticket_events)
+# A ticket just solved asks its customer for a CSAT rating (a mail with the signed link).
+observers.observe(ask_after_solve)
 
 
 def _chat_reply(db: Session, ticket: Ticket, message: Message) -> bool:
@@ -38,6 +42,8 @@ deliver_replies(Channel.CHAT, _chat_reply)
 
 # The mails that are not ticket messages, composed when the outbox sends them.
 notices.composes(NoticeKind.PASSWORD_RESET, password_reset_notice)
+notices.composes(NoticeKind.PORTAL_SIGN_IN, sign_in_notice)
+notices.composes(NoticeKind.CSAT_REQUEST, csat_request_notice)
 
 
 def _customer_name(db: Session, customer_id: int) -> str | None:
@@ -49,4 +55,3 @@ def _customer_name(db: Session, customer_id: int) -> str | None:
 
 # The {customer_name} of canned responses and macros (customers sit above tickets in the layering).
 macros.names_customers(_customer_name)
-

@@ -21,7 +21,7 @@ from tierdesk.channels.email.models import (  # noqa: F401
     QuarantinedEmail,
 )
 from tierdesk.channels.voice.models import Call, IvrMenu, VoiceSettings  # noqa: F401
-from tierdesk.channels.web.models import WebFormSettings, WebSubmission  # noqa: F401
+from tierdesk.channels.web.models import PortalSession, PortalSignIn, WebFormSettings, WebSubmission  # noqa: F401
 from tierdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
 from tierdesk.jobs.models import OutboxMessage  # noqa: F401
 from tierdesk.kit.vocabulary import (  # noqa: F401
@@ -34,6 +34,7 @@ from tierdesk.kit.vocabulary import (  # noqa: F401
 )
 from tierdesk.queues.models import Queue, QueueSkill  # noqa: F401
 from tierdesk.sla.models import BusinessCalendar, SlaClock, SlaPolicy  # noqa: F401
+from tierdesk.surveys.models import SurveyResponse  # noqa: F401
 from tierdesk.tickets.models import (  # noqa: F401
     Attachment,
     DispositionCode,

@@ -211,6 +211,7 @@ class NoticeKind(StrEnum):
 
     PASSWORD_RESET = "password_reset"  # id: a PasswordReset
     PORTAL_SIGN_IN = "portal_sign_in"  # id: a portal sign-in code (channels/web/portal)
+    CSAT_REQUEST = "csat_request"  # id: a ticket just solved; the mail carries the signed rating link
 
 
 class WebhookEvent(StrEnum):
@@ -305,3 +306,10 @@ class ChatEventKind(StrEnum):
     AGENT_LEFT = "agent_left"
     EMAIL_OFFERED = "email_offered"  # no agent within the wait, or outside business hours: continue by email?
     ENDED = "ended"
+
+
+class SurveyKind(StrEnum):
+    """Which satisfaction survey a customer answered (surveys.models.SurveyResponse)."""
+
+    CSAT = "csat"  # customer satisfaction with one solved ticket, 1-5
+    NPS = "nps"  # net promoter score, 0-10

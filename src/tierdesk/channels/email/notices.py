@@ -44,8 +44,11 @@ def notice_sender(database: Database, settings: Settings) -> Callable[[OutboxMes
         composer = notices.composer_for(str(row.payload.get("kind")))
         if composer is None:
             raise outbox.PermanentFailure(f"no composer for the notice {row.payload.get('kind')!r}")
+        payload = row.payload
+        if not payload.get("base_url") and settings.public_url:  # asked for outside a request (a survey)
+            payload = {**payload, "base_url": settings.public_url.rstrip("/")}
         with database.transaction(write=False) as db:
-            notice = composer(db, secret, row.payload)
+            notice = composer(db, secret, payload)
             if notice is None:
                 return  # nothing to send any more (a used or withdrawn link)
             found = repository.sending_address(db, list(notice.brand_ids))

@@ -172,6 +172,42 @@ class WebFormIntake:
         return Accepted(result.ticket.id, result.message_id, reference, form.thank_you_text)
 
 
+    # -- the portal: a signed-in customer writes into their ticket ---------------------------------------------------
+    def continue_request(self, form: WebForm, ticket_id: int, email: str, message: str,
+                         files: list[UploadedFile]) -> Accepted:
+        """The customer's reply on the portal, into their ticket, through intake like any customer message (so it
+        reopens a solved ticket; a closed one gets a follow-up ticket). The message and files are checked as the
+        form checks them (FormErrors naming `message` or `attachments`), before anything is written. The caller
+        has checked the ticket is this customer's."""
+        errors: dict[str, str] = {}
+        text = message.replace("\r\n", "\n").strip()
+        if "\x00" in text:
+            errors["message"] = NUL_MESSAGE
+        elif not text:
+            errors["message"] = "The message is required"
+        elif len(text) > MESSAGE_MAX:
+            errors["message"] = f"The message is {len(text):,} characters long; at most {MESSAGE_MAX:,} are taken"
+        checked = _files(form, files, errors)
+        if errors:
+            raise FormErrors(errors)
+        body_text, body_html = message_bodies(text, None)
+        stored = [(self.blobs.put_chunks(_chunks(upload.stream)), c) for upload, c in checked]
+        # The same reply sent twice within a minute (a double click) is one message.
+        external_id = "portal:" + hashlib.sha256(json.dumps(
+            [ticket_id, email, text, [sha for sha, _ in stored], f"{utcnow():%Y-%m-%dT%H:%M}"]).encode()).hexdigest()
+        with self.database.transaction() as db:
+            contact = ContactIn(brand=form.brand.slug, channel=Channel.WEB, sender=Sender(email=email),
+                                body=text, external_id=external_id)
+            prepared = PreparedContact(body_text, body_html, None, continues_ticket_id=ticket_id)
+            result = self.intake.receive(db, SYSTEM, contact, prepared)
+            for sha256, c in stored:
+                mutations.attach_file(db, result.message_id, form.brand.id, sha256=sha256, filename=c.filename,
+                                      content_type=c.content_type, size=c.size)
+            db.flush()
+            reference = ticket_token(self.secret_key, form.brand.id, result.ticket.id)
+            return Accepted(result.ticket.id, result.message_id, reference, form.thank_you_text)
+
+
 # -- the checks ------------------------------------------------------------------------------------------------------
 def _text(value: str | bool | None) -> str | None:
     return value if isinstance(value, str) else None

@@ -60,3 +60,45 @@ class WebSubmission(Base):
     via: Mapped[str] = mapped_column(sa.String(16), default="form")
     user_agent: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PortalSignIn(Base):
+    """One request for a portal sign-in code: the code and the magic link mailed for it are both derived from the
+    nonce with the secret key (channels/web/portal_sessions.py), so neither this row nor the outbox row holds one.
+    An address that is no customer of the brand gets a row too (customer_id None, nothing mailed): it is counted
+    by the rate limits like any other, and answered alike."""
+
+    __tablename__ = "portal_sign_ins"
+    __table_args__ = (
+        sa.Index("ix_portal_sign_ins_brand_email_created", "brand_id", "email", "created_at"),
+        sa.Index("ix_portal_sign_ins_client_ip_created", "client_ip", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(sa.String(320))  # normalised
+    customer_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    nonce: Mapped[str] = mapped_column(sa.String(64))
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)  # wrong codes so far; the limit kills it
+    client_ip: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PortalSession(Base):
+    """A customer signed in to one brand's portal. The cookie holds a random token; this row only its keyed
+    digest."""
+
+    __tablename__ = "portal_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(320))  # the address the customer proved
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_agent: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
