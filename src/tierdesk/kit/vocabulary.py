@@ -305,3 +305,10 @@ class ChatEventKind(StrEnum):
     AGENT_LEFT = "agent_left"
     EMAIL_OFFERED = "email_offered"  # no agent within the wait, or outside business hours: continue by email?
     ENDED = "ended"
+
+
+class ViewerState(StrEnum):
+    """What an agent who has a ticket open is doing with it (the ticket page's collision warning)."""
+
+    VIEWING = "viewing"
+    REPLYING = "replying"  # typing a reply or a note
