@@ -68,14 +68,16 @@
     if (detail.type === "message" && String(detail.ticket_id) === String(ticketId())) loadNewer();
   });
 
-  // The macro panel is another part of the workspace: if it is not there (404), the page carries on without a toast.
-  document.addEventListener("htmx:responseError", function (event) {
-    var elt = event.detail && event.detail.elt;
-    if (elt && elt.id === "macro-panel") {
-      event.stopPropagation();
-      elt.hidden = true;
+  // The macro panel is another part of the workspace: if it is not there (404), the page carries on quietly (no
+  // error toast, nothing swapped in).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail || {};
+    if (detail.elt && detail.elt.id === "macro-panel" && detail.xhr && detail.xhr.status === 404) {
+      detail.isError = false;
+      detail.shouldSwap = false;
+      detail.elt.hidden = true;
     }
-  }, true);
+  });
 
   document.addEventListener("DOMContentLoaded", replying);
 })();
