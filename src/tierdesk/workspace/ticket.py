@@ -103,7 +103,8 @@ def timeline_items(db: Session, ticket: Ticket, events: list[TicketEvent]) -> li
         else:
             actor = {"customer": "the customer", "system": "tierdesk"}.get(e.actor_kind.value, e.actor_kind.value)
         changes = []
-        if e.kind not in MESSAGE_KINDS and e.kind is not EventKind.TRIAGED:
+        # A new ticket's fields are on the page already; the other changes read "what: before -> after".
+        if e.kind not in MESSAGE_KINDS and e.kind not in (EventKind.TRIAGED, EventKind.CREATED):
             before, after = e.before or {}, e.after or {}
             for key in sorted(set(before) | set(after)):
                 if key == "summary":

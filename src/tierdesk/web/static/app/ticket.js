@@ -79,5 +79,17 @@
     }
   });
 
+  // The collision bar is polled every few seconds and is a live region: swap it only when it says something new, so
+  // a screen reader does not repeat "nobody else has this ticket open" every five seconds.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail || {};
+    if (detail.elt && detail.elt.id === "collision" && detail.xhr && detail.xhr.status === 200 &&
+        detail.elt.dataset.shown === detail.serverResponse) {
+      detail.shouldSwap = false;
+    } else if (detail.elt && detail.elt.id === "collision") {
+      detail.elt.dataset.shown = detail.serverResponse;
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", replying);
 })();
