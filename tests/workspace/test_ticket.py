@@ -240,6 +240,11 @@ def test_viewers_see_each_other_and_new_messages_are_counted(web, world, databas
                       headers={"X-CSRF-Token": lead_token, "HX-Request": "true"})
         assert "<strong>agent</strong> is viewing this ticket" in r.text
         assert "2 new messages" in r.text
+        r = web.post(f"/tickets/{ticket_id}/viewers/leave", headers={"X-CSRF-Token": token})
+        assert r.status_code == 204
+        r = lead.post(f"/tickets/{ticket_id}/viewers", data={"state": "viewing", "seen_message_id": seen},
+                      headers={"X-CSRF-Token": lead_token, "HX-Request": "true"})
+        assert "Nobody else" in r.text
 
 
 def test_the_timeline_shows_the_latest_events_and_loads_earlier_and_newer_ones(web, world, database):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,8 +21,9 @@ from tierdesk.tickets.models import Attachment, DispositionCode, Message, Ticket
 from tierdesk.workspace.models import TicketViewer
 
 
-def _pairs(result: sa.Result[Any]) -> dict[Any, Any]:
-    return {row[0]: row[1] for row in result}
+def _pairs(result: Iterable[Any]) -> dict[Any, Any]:
+    """(key, value) rows as a dict."""
+    return {key: value for key, value in result}
 
 
 # -- the timeline ------------------------------------------------------------------------------------------------------

@@ -238,6 +238,14 @@ def viewers(ticket_id: PathId, request: Request, db: Db, who: SignedInAgent,
                   new_messages=repository.count_messages_after(db, ticket.id, seen_message_id, not_by=who.agent_id))
 
 
+@router.post("/tickets/{ticket_id}/viewers/leave", status_code=204)
+def leave(ticket_id: PathId, db: Db, who: SignedInAgent) -> Response:
+    """The page was closed or left: the others stop seeing this agent at once (not only when the heartbeat ages)."""
+    ticket = tickets.get_visible(db, who.principal, ticket_id)
+    repository.leave(db, ticket.id, who.agent_id)
+    return Response(status_code=204)
+
+
 # -- changing ----------------------------------------------------------------------------------------------------------
 def _errors_of(exc: ValidationError) -> dict[str, str]:
     found: dict[str, str] = {}

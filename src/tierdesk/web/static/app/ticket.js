@@ -91,5 +91,16 @@
     }
   });
 
+  // Leaving the page: the others stop seeing this agent now (keepalive: the request outlives the page).
+  window.addEventListener("pagehide", function () {
+    var id = ticketId();
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (!id || !window.fetch) return;
+    window.fetch("/tickets/" + id + "/viewers/leave", {
+      method: "POST", keepalive: true, credentials: "same-origin",
+      headers: { "X-CSRF-Token": meta ? meta.content : "" }
+    }).catch(function () { /* the heartbeat ages out anyway */ });
+  });
+
   document.addEventListener("DOMContentLoaded", replying);
 })();
