@@ -38,6 +38,8 @@ PAGES = [
     PageCase("tickets list (admin)", lambda s: "/tickets", "admin", 12),
     PageCase("canned responses admin", lambda s: "/admin/canned-responses", "admin", 12),
     PageCase("macros admin", lambda s: "/admin/macros", "admin", 12),
+    PageCase("the busy ticket", lambda s: f"/tickets/{s.busy_ticket}", "admin", 40),
+    PageCase("a ticket of mine", lambda s: f"/tickets/{s.mine[0]}", "agent", 40),
     PageCase("search", lambda s: "/search?q=router+blinks", "agent", 12),
     PageCase("search by email", lambda s: "/search?q=customer1%40example.com", "agent", 12),
     PageCase("macro panel", lambda s: f"/tickets/{s.mine[0]}/macros", "agent", 16),

@@ -37,8 +37,8 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 # page as it lands: "/queues", "/queues/{id}", "/tickets", "/tickets/{id}", "/search", "/admin", ...
 EXPECTED_PAGES: dict[str, set[str]] = {
     "nobody": {"/", "/password/forgot"},
-    "admin": {"/", "/queues", "/tickets", "/search"},
-    "agent": {"/", "/queues", "/tickets", "/search"},
+    "admin": {"/", "/queues", "/queues/{id}", "/tickets", "/tickets/{id}", "/search"},
+    "agent": {"/", "/queues", "/queues/{id}", "/tickets", "/tickets/{id}", "/search"},
     "portal": set(),
 }
 # Linked from the chrome but built on other branches: a link to one of these may answer 404 until it lands (and is

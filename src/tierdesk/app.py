@@ -63,11 +63,12 @@ from tierdesk.wiring import default_jobs, keep_settings_webhook
 from tierdesk.workspace.live import closing_event
 from tierdesk.workspace.live import router as workspace_live
 from tierdesk.workspace.search import router as search_pages
+from tierdesk.workspace.ticket import router as ticket_pages
 from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, search_pages, macro_pages, portal_pages)
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, ticket_pages, search_pages, macro_pages, portal_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"

@@ -313,3 +313,10 @@ class SurveyKind(StrEnum):
 
     CSAT = "csat"  # customer satisfaction with one solved ticket, 1-5
     NPS = "nps"  # net promoter score, 0-10
+
+
+class ViewerState(StrEnum):
+    """What an agent who has a ticket open is doing with it (the ticket page's collision warning)."""
+
+    VIEWING = "viewing"
+    REPLYING = "replying"  # typing a reply or a note

@@ -1,4 +1,5 @@
-"""The workspace's own table: saved views of the ticket list (an agent's filters under a name)."""
+"""The workspace's own tables: saved views of the ticket list (an agent's filters under a name), and who has a
+ticket open (the ticket page's collision warning)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tierdesk.db import Base, BigId, JsonData, UTCDateTime
+from tierdesk.db import Base, BigId, JsonData, UTCDateTime, str_enum
 from tierdesk.kit.time import utcnow
+from tierdesk.kit.vocabulary import ViewerState
 
 
 class SavedView(Base):
@@ -27,3 +29,15 @@ class SavedView(Base):
     name: Mapped[str] = mapped_column(sa.String(100))
     filters: Mapped[dict[str, Any]] = mapped_column(JsonData)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketViewer(Base):
+    """An agent who has a ticket open, and since when they were last seen there (the page's heartbeat): what the
+    collision warning shows to the others. A row older than a few heartbeats is someone who has left."""
+
+    __tablename__ = "ticket_viewers"
+
+    ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[ViewerState] = mapped_column(str_enum(ViewerState, "viewer_state"), default=ViewerState.VIEWING)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

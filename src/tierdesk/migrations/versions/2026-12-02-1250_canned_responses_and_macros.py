@@ -2,7 +2,7 @@
 treatments of a ticket: status, priority, tags to add and remove, disposition, assign to me, and a text to insert)
 
 Revision ID: 795fb57a8ec7
-Revises: 5c3e9a71d0f4
+Revises: d05327fc882f
 Create Date: 2026-12-02 12:50:00
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import tierdesk.db
 
 revision = '795fb57a8ec7'
-down_revision = '5c3e9a71d0f4'
+down_revision = 'd05327fc882f'
 branch_labels = None
 depends_on = None
 
