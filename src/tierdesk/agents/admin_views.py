@@ -31,7 +31,7 @@ from tierdesk.brands import repository as brands
 from tierdesk.config import Settings
 from tierdesk.deps import AppSettings, Db, SignedInAdmin, SignedInAgent
 from tierdesk.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
-from tierdesk.kit.forms import FORM, Errors, Posted, Refused, optional, parse, refusal, text, texts
+from tierdesk.kit.forms import FORM, Errors, Posted, Refused, field_text, field_texts, optional, parse, refusal
 from tierdesk.kit.input import PathId, QueryId
 from tierdesk.kit.pages import csrf_protect, render
 from tierdesk.kit.time import utcnow
@@ -65,8 +65,9 @@ def _int_or_text(value: str) -> int | str | None:
 
 
 def _agent_values(form: FormData) -> dict[str, Any]:
-    return {"display_name": text(form, "display_name"), "role": text(form, "role"),
-            "tier": _int_or_text(text(form, "tier")), "skills": _skill_rows(form), "brands": texts(form, "brands")}
+    return {"display_name": field_text(form, "display_name"), "role": field_text(form, "role"),
+            "tier": _int_or_text(field_text(form, "tier")), "skills": _skill_rows(form),
+            "brands": field_texts(form, "brands")}
 
 
 # -- the list --------------------------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def new_agent(request: Request, db: Db, who: SignedInAdmin) -> Response:
 
 @router.post("/admin/agents")
 def create_agent(request: Request, db: Db, who: SignedInAdmin, form: Posted) -> Response:
-    values = {"email": text(form, "email"), **_agent_values(form), "password": optional(form, "password")}
+    values = {"email": field_text(form, "email"), **_agent_values(form), "password": optional(form, "password")}
     try:
         agent = service.create_agent(db, who.principal, parse(AgentCreate, values))
     except REFUSABLE as exc:
@@ -161,7 +162,7 @@ def update_agent(agent_id: PathId, request: Request, db: Db, who: SignedInAdmin,
 @router.post("/admin/agents/{agent_id}/active")
 def set_active(agent_id: PathId, request: Request, db: Db, who: SignedInAdmin, settings: AppSettings,
                form: Posted) -> Response:
-    active = text(form, "active") == "true"
+    active = field_text(form, "active") == "true"
     if not active and agent_id == who.agent_id:
         return agent_page(request, db, who, settings, agent_id, form="active", status_code=422,
                           errors={FORM: "you cannot deactivate yourself: ask another admin"})
@@ -186,7 +187,7 @@ def set_password(agent_id: PathId, request: Request, db: Db, who: SignedInAdmin,
 def set_capacity(agent_id: PathId, request: Request, db: Db, who: SignedInAgent, settings: AppSettings,
                  form: Posted) -> Response:
     require_lead(who)
-    values = {kind.value: text(form, kind.value) for kind in WorkKind}
+    values = {kind.value: field_text(form, kind.value) for kind in WorkKind}
     try:
         data = parse(CapacitySet, {k: v for k, v in values.items() if v != ""})
         given = {WorkKind(k): v for k, v in data.model_dump(exclude_none=True).items()}
@@ -201,7 +202,7 @@ def set_capacity(agent_id: PathId, request: Request, db: Db, who: SignedInAgent,
 @router.post("/admin/agents/{agent_id}/tokens")
 def create_token(agent_id: PathId, request: Request, db: Db, who: SignedInAdmin, settings: AppSettings,
                  form: Posted) -> Response:
-    values = {"name": text(form, "name"), "expires_days": _int_or_text(text(form, "expires_days"))}
+    values = {"name": field_text(form, "name"), "expires_days": _int_or_text(field_text(form, "expires_days"))}
     try:
         data = parse(TokenCreate, values)
         agent = repository.get_visible(db, who.principal, agent_id)
@@ -241,7 +242,7 @@ def integrations(request: Request, db: Db, who: SignedInAdmin) -> Response:
 @router.post("/admin/integrations")
 def create_integration(request: Request, db: Db, who: SignedInAdmin, settings: AppSettings,
                        form: Posted) -> Response:
-    values: dict[str, Any] = {"name": text(form, "name"), "brands": texts(form, "brands")}
+    values: dict[str, Any] = {"name": field_text(form, "name"), "brands": field_texts(form, "brands")}
     try:
         data = parse(IntegrationCreate, values)
         _row, token = service.create_integration(db, who.principal, data.name, data.brands,

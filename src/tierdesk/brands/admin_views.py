@@ -11,12 +11,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from tierdesk.agents.sessions import SignedIn
 from tierdesk.brands import repository, service
 from tierdesk.brands.schemas import BrandCreate, BrandUpdate
 from tierdesk.deps import Db, SignedInAdmin
 from tierdesk.kit.errors import Conflict, InvalidInput
-from tierdesk.kit.forms import Errors, Posted, Refused, optional, parse, refusal, text
+from tierdesk.kit.forms import Errors, Posted, Refused, field_text, optional, parse, refusal
 from tierdesk.kit.input import PathId
 from tierdesk.kit.pages import csrf_protect, render
 
@@ -25,7 +24,7 @@ REFUSABLE = (Refused, InvalidInput, Conflict)
 BRANDING = ("logo_url", "brand_colour", "accent_colour")
 
 
-def _list_page(request: Request, db: Session, who: SignedIn, *, values: dict[str, Any] | None = None,
+def _list_page(request: Request, db: Session, who: SignedInAdmin, *, values: dict[str, Any] | None = None,
                errors: Errors | None = None, status_code: int = 200) -> Response:
     return render(request, "brands/admin_list.html", status_code=status_code, who=who, section="admin",
                   brands=repository.list_visible(db, who.principal), values=values or {"slug": "", "name": ""},
@@ -39,7 +38,7 @@ def brands_list(request: Request, db: Db, who: SignedInAdmin) -> Response:
 
 @router.post("/admin/brands")
 def create_brand(request: Request, db: Db, who: SignedInAdmin, form: Posted) -> Response:
-    values = {"slug": text(form, "slug"), "name": text(form, "name")}
+    values = {"slug": field_text(form, "slug"), "name": field_text(form, "name")}
     try:
         brand = service.create_brand(db, who.principal, parse(BrandCreate, values))
     except REFUSABLE as exc:
@@ -47,7 +46,7 @@ def create_brand(request: Request, db: Db, who: SignedInAdmin, form: Posted) -> 
     return RedirectResponse(f"/admin/brands/{brand.id}?done=created", status_code=303)
 
 
-def _brand_page(request: Request, db: Session, who: SignedIn, brand_id: int, *,
+def _brand_page(request: Request, db: Session, who: SignedInAdmin, brand_id: int, *,
                 values: dict[str, Any] | None = None, errors: Errors | None = None,
                 status_code: int = 200) -> Response:
     brand = repository.get_visible(db, who.principal, brand_id)
@@ -65,7 +64,7 @@ def show_brand(brand_id: PathId, request: Request, db: Db, who: SignedInAdmin) -
 
 @router.post("/admin/brands/{brand_id}")
 def update_brand(brand_id: PathId, request: Request, db: Db, who: SignedInAdmin, form: Posted) -> Response:
-    values = {"name": text(form, "name"), **{f: text(form, f) for f in BRANDING}}
+    values = {"name": field_text(form, "name"), **{f: field_text(form, f) for f in BRANDING}}
     # An empty logo or colour clears it (null in the API).
     body = {"name": values["name"], **{f: optional(form, f) for f in BRANDING}}
     try:

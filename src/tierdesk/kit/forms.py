@@ -62,15 +62,15 @@ def refusal(db: Session, exc: Refused | DomainError) -> Errors:
     return {exc.field or FORM: exc.message}
 
 
-def text(form: FormData, name: str) -> str:
+def field_text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
 
 
 def optional(form: FormData, name: str) -> str | None:
     """A text field where empty means 'none'."""
-    return text(form, name) or None
+    return field_text(form, name) or None
 
 
-def texts(form: FormData, name: str) -> list[str]:
+def field_texts(form: FormData, name: str) -> list[str]:
     return [v.strip() for v in form.getlist(name) if isinstance(v, str)]

@@ -14,7 +14,7 @@ from tierdesk.agents.sessions import SignedIn
 from tierdesk.brands import repository as brands
 from tierdesk.deps import Db, SignedInAdmin
 from tierdesk.kit.errors import Conflict, InvalidInput
-from tierdesk.kit.forms import Errors, Posted, Refused, optional, parse, refusal, text
+from tierdesk.kit.forms import Errors, Posted, Refused, field_text, optional, parse, refusal
 from tierdesk.kit.input import PathId
 from tierdesk.kit.pages import csrf_protect, render
 from tierdesk.kit.vocabulary import Department
@@ -46,7 +46,7 @@ def dispositions(request: Request, db: Db, who: SignedInAdmin) -> Response:
 
 @router.post("/admin/dispositions")
 def create_disposition(request: Request, db: Db, who: SignedInAdmin, form: Posted) -> Response:
-    values = {"brand": text(form, "brand"), "code": text(form, "code"), "label": text(form, "label"),
+    values = {"brand": field_text(form, "brand"), "code": field_text(form, "code"), "label": field_text(form, "label"),
               "department": optional(form, "department")}
     try:
         code = service.create_disposition(db, who.principal, parse(DispositionCreate, values))
@@ -58,7 +58,7 @@ def create_disposition(request: Request, db: Db, who: SignedInAdmin, form: Poste
 
 @router.post("/admin/dispositions/{code_id}/active")
 def set_active(code_id: PathId, db: Db, who: SignedInAdmin, form: Posted) -> Response:
-    active = text(form, "active") == "true"
+    active = field_text(form, "active") == "true"
     code = service.set_disposition_active(db, who.principal, code_id, active)
     slug = brands.get_visible(db, who.principal, code.brand_id).slug
     return RedirectResponse(f"/admin/dispositions?brand={slug}&done={'reactivated' if active else 'deactivated'}",

@@ -14,7 +14,7 @@ from tierdesk.channels.email import addresses, repository
 from tierdesk.channels.email.schemas import EmailAddressIn
 from tierdesk.deps import Db, SignedInAdmin
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
-from tierdesk.kit.forms import Errors, Posted, Refused, parse, refusal, text
+from tierdesk.kit.forms import Errors, Posted, Refused, field_text, parse, refusal
 from tierdesk.kit.input import PathId
 from tierdesk.kit.pages import csrf_protect, render
 
@@ -39,7 +39,7 @@ def brand_addresses(brand_id: PathId, request: Request, db: Db, who: SignedInAdm
 @router.post("/admin/brands/{brand_id}/addresses")
 def add_address(brand_id: PathId, request: Request, db: Db, who: SignedInAdmin, form: Posted) -> Response:
     brand = brands.get_visible(db, who.principal, brand_id)
-    address = text(form, "address")
+    address = field_text(form, "address")
     try:
         data = parse(EmailAddressIn, {"brand": brand.slug, "address": address})
         addresses.add_address(db, who.principal, brand, data.address)
@@ -53,5 +53,5 @@ def add_address(brand_id: PathId, request: Request, db: Db, who: SignedInAdmin, 
 @router.post("/admin/brands/{brand_id}/addresses/remove")
 def remove_address(brand_id: PathId, db: Db, who: SignedInAdmin, form: Posted) -> Response:
     brand = brands.get_visible(db, who.principal, brand_id)
-    addresses.remove_address(db, who.principal, brand, text(form, "address"))
+    addresses.remove_address(db, who.principal, brand, field_text(form, "address"))
     return RedirectResponse(f"/admin/brands/{brand_id}/addresses?done=removed", status_code=303)
