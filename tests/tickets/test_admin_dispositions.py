@@ -51,6 +51,12 @@ def test_an_admin_creates_and_deactivates_disposition_codes(web, client, world, 
         ("created", world.agents["admin"]), ("deactivated", world.agents["admin"]),
         ("created", world.agents["admin"])]
     assert entries[0].after["department"] == "CS" and entries[0].brand_id == world.brands["acme"]
+    fixed = r.json()["id"]
+    assert client.patch(f"/api/v1/dispositions/{fixed}", json={"is_active": False},
+                        headers=world.auth("lead")).status_code == 403
+    r = client.patch(f"/api/v1/dispositions/{fixed}", json={"is_active": False}, headers=world.auth("admin"))
+    assert r.status_code == 200 and r.json()["is_active"] is False
+    assert not web.get("/admin/dispositions?brand=globex").text.count(">active<")
 
 
 def test_disposition_codes_are_for_admins(web, world, database):
