@@ -102,7 +102,7 @@ def test_the_brands_triage_threshold_is_the_one_intake_applies(web, client, worl
     page = web.get("/admin/triage")
     assert page.status_code == 200 and "0.65" in page.text
     brand_id = world.brands["acme"]
-    for bad in ("1.5", "-0.1", "lots"):
+    for bad in ("1.5", "-0.1", "lots", "nan"):
         answer = web.post(f"/admin/triage/{brand_id}", data={"triage_threshold": bad, "csrf_token": token})
         assert answer.status_code == 422 and f'id="threshold-{brand_id}-error"' in answer.text
     assert _brand(database, "acme").triage_threshold is None and not _entries(database, "brand")
