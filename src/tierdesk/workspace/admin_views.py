@@ -65,13 +65,18 @@ def audit_log(request: Request, db: Db, who: SignedInAgent,
         actor_agent_id=actor.id if actor else None, before_id=before, limit=PAGE_SIZE)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    names = agents.by_ids(db, list({r.actor_agent_id for r in rows if r.actor_agent_id}))
+    # Who made each change, and the agents changed, in one query; brands by name.
+    changed_agents = {int(r.entity_id) for r in rows if r.entity == "agent" and r.entity_id.isdigit()}
+    names = agents.by_ids(db, list({r.actor_agent_id for r in rows if r.actor_agent_id} | changed_agents))
     integrations = agents.integration_names(
         db, list({r.actor_integration_id for r in rows if r.actor_integration_id}))
     brand_names = {b.id: b.name for b in brands.list_visible(db, who.principal)}
+    subjects = {("agent", str(i)): names[i].display_name for i in changed_agents if i in names}
+    subjects |= {("brand", str(i)): name for i, name in brand_names.items()}
     filters = {"entity": entity.strip(), "entity_id": entity_id.strip(), "agent": agent.strip()}
     return render(request, "workspace/admin_audit.html", who=who, section="admin", entries=rows, agents=names,
-                  integrations=integrations, brand_names=brand_names, filters=filters, known=KNOWN_ENTITIES,
+                  integrations=integrations, brand_names=brand_names, subjects=subjects, filters=filters,
+                  known=KNOWN_ENTITIES,
                   unknown_agent=unknown_agent, next_before=rows[-1].id if more and rows else None,
                   first_page=before is None)
 
