@@ -1,6 +1,8 @@
 """Every page runs a bounded number of SQL statements, whatever the data: each page of the table is requested with
-small data and again with ten times the tickets, messages and customers, and must run the same number of statements
-both times, under its stated bound. An N+1 (a query per ticket, per message, per customer) shows up as a difference.
+small data and again with ten times the tickets, messages and customers, and must run no more statements the second
+time, under its stated bound. An N+1 (a query per ticket, per message, per customer) shows up as growth. (A page may
+run fewer with more data: the ticket page looks up the queues and customers its latest entries name, only when they
+name some.)
 
 Adding a page: one row in PAGES (its URL from what was seeded, who is signed in, and its bound)."""
 
@@ -63,7 +65,7 @@ def _measure(clients: dict[str | None, TestClient], engine, seeded: Seeded) -> d
     return counts
 
 
-def test_every_page_runs_the_same_bounded_number_of_statements_at_ten_times_the_data(database, settings, world,
+def test_no_page_runs_more_statements_at_ten_times_the_data(database, settings, world,
                                                                                      client):
     clients: dict[str | None, TestClient] = {}
     for who in {case.who for case in PAGES}:
@@ -85,7 +87,7 @@ def test_every_page_runs_the_same_bounded_number_of_statements_at_ten_times_the_
     problems = []
     for case in PAGES:
         a, b = small[case.name], large[case.name]
-        if a.count != b.count:
+        if b.count > a.count:
             problems.append(f"{case.name}: {a.count} statements with small data, {b.count} with 10x:\n"
                             f"small:\n{a}\n10x:\n{b}")
         elif b.count > case.bound:

@@ -60,6 +60,7 @@ from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
 from tierdesk.webhooks.api import router as webhooks_router
 from tierdesk.wiring import default_jobs, keep_settings_webhook
+from tierdesk.workspace.admin_views import admin_pages
 from tierdesk.workspace.live import closing_event
 from tierdesk.workspace.live import router as workspace_live
 from tierdesk.workspace.search import router as search_pages
@@ -68,7 +69,8 @@ from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, ticket_pages, search_pages, macro_pages, portal_pages)
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, ticket_pages, search_pages, macro_pages, portal_pages,
+                admin_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"

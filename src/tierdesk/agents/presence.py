@@ -6,8 +6,9 @@ from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository
 from tierdesk.agents.models import Agent, AgentCapacity, PresenceChange
+from tierdesk.audit import service as audit
 from tierdesk.db import wake_workers
-from tierdesk.kit.actors import Principal
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import Forbidden
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import AgentRole, PresenceStatus, WorkKind
@@ -53,10 +54,13 @@ def set_capacity(db: Session, principal: Principal, agent_id: int, capacity: dic
     agent = repository.get_visible(db, principal, agent_id, for_update=True)
     _may_manage(principal, agent)
     existing = {c.work_kind: c for c in repository.capacities(db, agent.id)}
+    before = {kind.value: existing[kind].max_active if kind in existing else None for kind in capacity}
     for kind, max_active in capacity.items():
         if kind in existing:
             existing[kind].max_active = max_active
         else:
             db.add(AgentCapacity(agent_id=agent.id, work_kind=kind, max_active=max_active))
     db.flush()
+    audit.record(db, Actor.of(principal), "agent", agent.id, "capacity_set", before=before,
+                 after={kind.value: max_active for kind, max_active in capacity.items()})
     return agent

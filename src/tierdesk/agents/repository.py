@@ -62,6 +62,13 @@ def integrations(db: Session) -> list[Integration]:
     return list(db.scalars(sa.select(Integration).options(selectinload(Integration.brands)).order_by(Integration.id)))
 
 
+def integration_names(db: Session, integration_ids: list[int]) -> dict[int, str]:
+    if not integration_ids:
+        return {}
+    return dict(db.execute(sa.select(Integration.id, Integration.name)
+                           .where(Integration.id.in_(integration_ids))).tuples().all())
+
+
 def integration(db: Session, integration_id: int) -> Integration:
     row = db.scalar(sa.select(Integration).where(Integration.id == integration_id)
                     .options(selectinload(Integration.brands)))

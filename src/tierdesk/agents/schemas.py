@@ -30,6 +30,19 @@ class AgentCreate(Input):
     password: str | None = Field(default=None, min_length=10, max_length=200, repr=False)
 
 
+class PasswordSet(Input):
+    """A new password an admin sets for an agent (AgentCreate's rules)."""
+
+    password: str = Field(min_length=10, max_length=200, repr=False)
+
+
+class TokenCreate(Input):
+    """A new API token for an agent: a name to tell it apart, and how many days it lasts (none: until revoked)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    expires_days: int | None = Field(default=None, ge=1, le=3650)
+
+
 class AgentUpdate(Input):
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
     role: AgentRole | None = None

@@ -8,13 +8,26 @@ from tierdesk.agents import repository
 from tierdesk.agents.auth import INTEGRATION_TOKEN_PREFIX, hash_password, new_token, token_digest
 from tierdesk.agents.models import Agent, AgentSkill, ApiToken, Integration
 from tierdesk.agents.schemas import AgentCreate, AgentUpdate, SkillLevel
+from tierdesk.audit import service as audit
+from tierdesk.audit.service import SECRET
 from tierdesk.brands import repository as brands
 from tierdesk.brands.models import Brand
-from tierdesk.kit.actors import Principal
+from tierdesk.kit.actors import SYSTEM, Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.time import utcnow
 from tierdesk.kit.vocabulary import TokenScope
+
+# What the audit keeps of an agent (never the password hash: only that it changed).
+AUDITED = ("email", "display_name", "role", "tier", "is_active")
+
+
+def audit_view(agent: Agent) -> dict[str, object]:
+    """An agent as the audit keeps it: its fields, skills with levels, and brands by slug."""
+    view = audit.snapshot(agent, AUDITED)
+    view["skills"] = {s.skill: s.level for s in agent.skills}
+    view["brands"] = sorted(b.slug for b in agent.brands)
+    return view
 
 
 def _brands_by_slug(db: Session, slugs: list[str]) -> list[Brand]:
@@ -51,6 +64,10 @@ def create_agent(db: Session, principal: Principal, data: AgentCreate) -> Agent:
     )
     db.add(agent)
     db.flush()
+    after = audit_view(agent)
+    if data.password:
+        after["password"] = SECRET
+    audit.record(db, Actor.of(principal), "agent", agent.id, "created", after=after)
     return agent
 
 
@@ -58,6 +75,7 @@ def update_agent(db: Session, principal: Principal, agent_id: int, data: AgentUp
     principal.require_admin()
     agent = repository.get_visible(db, principal, agent_id)
     changes = patch_values(data)
+    before = audit_view(agent)
     if changes.get("is_active") is False and agent.is_active:
         _revoke_tokens_of(db, agent.id)
     for field in ("display_name", "role", "tier", "is_active"):
@@ -68,6 +86,25 @@ def update_agent(db: Session, principal: Principal, agent_id: int, data: AgentUp
     if "brands" in changes:
         agent.brands = _brands_by_slug(db, changes["brands"])
     db.flush()
+    after = audit_view(agent)
+    action = "updated"
+    if before["is_active"] != after["is_active"]:
+        action = "reactivated" if agent.is_active else "deactivated"
+    audit.record(db, Actor.of(principal), "agent", agent.id, action, before=before, after=after)
+    return agent
+
+
+def set_password(db: Session, principal: Principal, agent_id: int, password: str) -> Agent:
+    """An admin sets an agent's password (the agent's signed-in browsers are signed out). The schema that checked
+    `password` is PasswordSet, with AgentCreate's rules."""
+    principal.require_admin()
+    agent = repository.get_visible(db, principal, agent_id, for_update=True)
+    if not agent.is_active:
+        raise InvalidInput(f"agent {agent.email} is deactivated", field="password")
+    agent.password_hash = hash_password(password)
+    repository.end_sessions_of(db, agent.id, utcnow())
+    db.flush()
+    audit.record(db, Actor.of(principal), "agent", agent.id, "password_set", after={"password": SECRET})
     return agent
 
 
@@ -76,10 +113,21 @@ def _revoke_tokens_of(db: Session, agent_id: int) -> None:
     repository.revoke_tokens_of(db, agent_id, utcnow())
 
 
+def token_view(row: ApiToken) -> dict[str, object]:
+    """A token as the audit keeps it: never the token nor its digest."""
+    return audit.snapshot(row, ("agent_id", "name", "prefix", "expires_at"))
+
+
 def create_token(
-    db: Session, agent: Agent, name: str, secret_key: str, expires_at: dt.datetime | None = None
+    db: Session, agent: Agent, name: str, secret_key: str, expires_at: dt.datetime | None = None, *,
+    principal: Principal = SYSTEM,
 ) -> tuple[ApiToken, str]:
-    """A new API token for an agent. The plain token is returned once and never stored."""
+    """A new API token for an agent (admins only; the CLI acts as the system). The plain token is returned once and
+    never stored."""
+    principal.require_admin()
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("a token needs a name of 1 to 100 characters", field="name")
     if not agent.is_active:
         raise InvalidInput(f"agent {agent.email} is deactivated", field="agent")
     token = new_token()
@@ -92,15 +140,19 @@ def create_token(
     )
     db.add(row)
     db.flush()
+    audit.record(db, Actor.of(principal), "api_token", row.id, "created", after=token_view(row))
     return row, token
 
 
-def revoke_token(db: Session, token_id: int) -> ApiToken:
+def revoke_token(db: Session, token_id: int, *, principal: Principal = SYSTEM) -> ApiToken:
+    principal.require_admin()
     row = db.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"token {token_id} not found")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        audit.record(db, Actor.of(principal), "api_token", row.id, "revoked", before={"revoked_at": None},
+                     after={"revoked_at": row.revoked_at})
     db.flush()
     return row
 
@@ -123,7 +175,13 @@ def create_integration(
                       brands=_brands_by_slug(db, brand_slugs))
     db.add(row)
     db.flush()
+    audit.record(db, Actor.of(principal), "integration", row.id, "created", after=integration_view(row))
     return row, token
+
+
+def integration_view(row: Integration) -> dict[str, object]:
+    """An integration as the audit keeps it: never its token nor the digest."""
+    return {**audit.snapshot(row, ("name", "scope", "prefix")), "brands": sorted(b.slug for b in row.brands)}
 
 
 def revoke_integration(db: Session, principal: Principal, integration_id: int) -> Integration:
@@ -133,5 +191,7 @@ def revoke_integration(db: Session, principal: Principal, integration_id: int) -
         raise NotFound(f"integration {integration_id} not found")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        audit.record(db, Actor.of(principal), "integration", row.id, "revoked", before={"revoked_at": None},
+                     after={"revoked_at": row.revoked_at})
     db.flush()
     return row

@@ -16,7 +16,9 @@ class AuditEntry(Base):
     are never written here: only that they changed)."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (sa.Index("ix_audit_entries_entity", "entity", "entity_id", "id"),)
+    __table_args__ = (sa.Index("ix_audit_entries_entity", "entity", "entity_id", "id"),
+                      # the admin's audit page, filtered by who made the changes
+                      sa.Index("ix_audit_entries_actor_agent_id_id", "actor_agent_id", "id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

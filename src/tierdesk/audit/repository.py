@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from typing import cast
+
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from tierdesk.audit.models import AuditEntry
 from tierdesk.kit.actors import Principal
@@ -11,7 +13,8 @@ from tierdesk.kit.scope import scoped
 def entries(db: Session, principal: Principal, *, entity: str | None = None, entity_id: str | None = None,
             actor_agent_id: int | None = None, before_id: int | None = None, limit: int = 50) -> list[AuditEntry]:
     """Newest first. A lead sees the entries of their brands; entries of no brand (agents, tokens) only admins."""
-    stmt = scoped(sa.select(AuditEntry), AuditEntry.brand_id, principal)
+    # brand_id is nullable: scoped() leaves out entries of no brand (NULL is in no list) but for admins
+    stmt = scoped(sa.select(AuditEntry), cast("InstrumentedAttribute[int]", AuditEntry.brand_id), principal)
     if entity is not None:
         stmt = stmt.where(AuditEntry.entity == entity)
     if entity_id is not None:

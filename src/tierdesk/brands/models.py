@@ -21,4 +21,7 @@ class Brand(Base):
     logo_url: Mapped[str | None] = mapped_column(sa.String(500))
     brand_colour: Mapped[str | None] = mapped_column(sa.String(7))
     accent_colour: Mapped[str | None] = mapped_column(sa.String(7))
+    # Triage confidence below which a new ticket waits in the triage queue for a person; None: the deployment's
+    # TIERDESK_TRIAGE_CONFIDENCE_THRESHOLD.
+    triage_threshold: Mapped[float | None] = mapped_column(sa.Float)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -24,8 +24,9 @@ def by_slug(db: Session, slug: str) -> Brand | None:
 
 
 # Intake names its brand by slug on every contact. A brand's id and slug never change (brands are not deleted) and its
-# name rarely does, so each process keeps what it read for a few seconds, per database (it never answers for another
-# database): a rename shows within BRAND_CACHE_SECONDS in every process, at once in the one that made it.
+# name and triage threshold rarely do, so each process keeps what it read for a few seconds, per database (it never
+# answers for another database): a change shows within BRAND_CACHE_SECONDS in every process, at once in the one that
+# made it.
 BRAND_CACHE_SECONDS = 10.0
 _BRAND_CACHE_MAX = 1000
 _brand_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
@@ -46,7 +47,7 @@ def by_slug_cached(db: Session, slug: str) -> Brand | None:
         if len(_brand_cache) >= _BRAND_CACHE_MAX:
             _brand_cache.clear()
         _brand_cache[key] = (now, {"id": brand.id, "slug": brand.slug, "name": brand.name,
-                                   "created_at": brand.created_at})
+                                   "triage_threshold": brand.triage_threshold, "created_at": brand.created_at})
     return brand
 
 

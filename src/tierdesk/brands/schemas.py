@@ -24,6 +24,11 @@ class BrandUpdate(Input):
     brand_colour: str | None = Field(default=None, pattern=COLOUR_PATTERN, description="#rrggbb: the portal's bar")
     accent_colour: str | None = Field(default=None, pattern=COLOUR_PATTERN,
                                       description="#rrggbb: the portal's buttons and links")
+    triage_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="triage confidence below which a new ticket waits in the brand's triage queue for a person "
+                    "(0 to 1; 1: people triage every ticket; null: the deployment's "
+                    "TIERDESK_TRIAGE_CONFIDENCE_THRESHOLD)")
 
 
 class BrandOut(BaseModel):
@@ -34,4 +39,5 @@ class BrandOut(BaseModel):
     logo_url: str | None
     brand_colour: str | None
     accent_colour: str | None
+    triage_threshold: float | None
     created_at: dt.datetime

@@ -4,10 +4,11 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
+from tierdesk.audit import service as audit
 from tierdesk.brands import repository
 from tierdesk.brands.models import Brand
 from tierdesk.brands.schemas import BrandCreate, BrandUpdate
-from tierdesk.kit.actors import Principal
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.input import SLUG_PATTERN, patch_values, slug_or_id
 from tierdesk.kit.scope import visible
@@ -40,16 +41,26 @@ def create_brand(
         db.add(Queue(brand_id=brand.id, slug=slug, name=name, kind=QueueKind.STANDARD, department=department, tier=1,
                      required_skills=[]))
         db.flush()  # in this order: ids decide between queues of one tier
+    audit.record(db, Actor.of(principal), "brand", brand.id, "created", after={"slug": brand.slug, "name": brand.name},
+                 brand_id=brand.id)
     return brand
+
+
+# What the audit keeps of a brand's changes (every field BrandUpdate can change).
+AUDITED = ("name", "logo_url", "brand_colour", "accent_colour", "triage_threshold")
 
 
 def update_brand(db: Session, principal: Principal, brand_id: int, data: BrandUpdate) -> Brand:
     principal.require_admin()
     brand = repository.get_visible(db, principal, brand_id)
-    changes = patch_values(data, nullable=frozenset({"logo_url", "brand_colour", "accent_colour"}))
+    changes = patch_values(data, nullable=frozenset({"logo_url", "brand_colour", "accent_colour",
+                                                     "triage_threshold"}))
+    before = audit.snapshot(brand, AUDITED)
     for field, value in changes.items():
         setattr(brand, field, value.lower() if field.endswith("colour") and value else value)
     db.flush()
+    audit.record(db, Actor.of(principal), "brand", brand.id, "updated", before=before,
+                 after=audit.snapshot(brand, AUDITED), brand_id=brand.id)
     repository.forget_cached(brand.slug)
     return brand
 

@@ -20,6 +20,7 @@ from tierdesk.tickets.schemas import (
     AttachmentOut,
     DispositionCreate,
     DispositionOut,
+    DispositionUpdate,
     EventOut,
     MessageCreate,
     MessageOut,
@@ -157,3 +158,10 @@ def list_dispositions(db: Db, principal: CurrentPrincipal, brand: str | None = N
 @dispositions_router.post("", response_model=DispositionOut, status_code=status.HTTP_201_CREATED)
 def create_disposition(data: DispositionCreate, db: Db, principal: CurrentPrincipal) -> DispositionCode:
     return service.create_disposition(db, principal, data)
+
+
+@dispositions_router.patch("/{code_id}", response_model=DispositionOut)
+def update_disposition(code_id: PathId, data: DispositionUpdate, db: Db,
+                       principal: CurrentPrincipal) -> DispositionCode:
+    """Deactivate a disposition code (or bring it back); admins only."""
+    return service.set_disposition_active(db, principal, code_id, data.is_active)

@@ -175,6 +175,14 @@ def disposition_in_brand(db: Session, brand_id: int, code: str) -> DispositionCo
     )
 
 
+def disposition_visible(db: Session, principal: Principal, code_id: int) -> DispositionCode:
+    code = db.scalar(scoped(sa.select(DispositionCode).where(DispositionCode.id == code_id),
+                            DispositionCode.brand_id, principal))
+    if code is None:
+        raise NotFound(f"disposition code {code_id} not found")
+    return code
+
+
 def dispositions_visible(db: Session, principal: Principal, brand_id: int | None) -> list[DispositionCode]:
     stmt = scoped(sa.select(DispositionCode), DispositionCode.brand_id, principal)
     if brand_id is not None:

@@ -115,6 +115,10 @@ class DispositionCreate(Input):
     department: Department | None = None
 
 
+class DispositionUpdate(Input):
+    is_active: bool = Field(description="false: agents no longer choose it (tickets that have it keep it)")
+
+
 class DispositionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int

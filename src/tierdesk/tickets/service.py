@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository as agents
 from tierdesk.agents.models import Agent
+from tierdesk.audit import service as audit
 from tierdesk.brands.service import resolve_brand
 from tierdesk.jobs import outbox
 from tierdesk.kit.actors import Actor, Principal
@@ -220,6 +221,24 @@ def create_disposition(db: Session, principal: Principal, data: DispositionCreat
     code = DispositionCode(brand_id=brand.id, code=data.code, label=data.label, department=data.department)
     db.add(code)
     db.flush()
+    audit.record(db, Actor.of(principal), "disposition_code", code.id, "created",
+                 after=audit.snapshot(code, DISPOSITION_AUDITED), brand_id=brand.id)
+    return code
+
+
+DISPOSITION_AUDITED = ("code", "label", "department", "is_active")
+
+
+def set_disposition_active(db: Session, principal: Principal, code_id: int, active: bool) -> DispositionCode:
+    """Deactivate a disposition code (agents no longer choose it; tickets that have it keep it), or bring it back."""
+    principal.require_admin()
+    code = repository.disposition_visible(db, principal, code_id)
+    if code.is_active is not active:
+        code.is_active = active
+        db.flush()
+        audit.record(db, Actor.of(principal), "disposition_code", code.id,
+                     "reactivated" if active else "deactivated", before={"is_active": not active},
+                     after={"is_active": active}, brand_id=code.brand_id)
     return code
 
 

@@ -86,10 +86,11 @@ class MessageReading:
     label: str | None = None
     label_confidence: float | None = None
 
-    def decide(self, recent_departments: Sequence[Department | str] = ()) -> TriageDecision:
+    def decide(self, recent_departments: Sequence[Department | str] = (), *,
+               threshold: float | None = None) -> TriageDecision:
         """The decision for this message from a customer whose recent tickets (newest first) were in these
-        departments."""
-        return self.triager.conclude(self, recent_departments)
+        departments; `threshold`: the brand's own (None: the deployment's)."""
+        return self.triager.conclude(self, recent_departments, threshold=threshold)
 
 
 class Triager:
@@ -179,10 +180,13 @@ class Triager:
             ))
         return out
 
-    def conclude(self, reading: MessageReading, recent: Sequence[Department | str]) -> TriageDecision:
-        """A reading plus the customer's recent departments -> the decision (cheap: no features are computed)."""
+    def conclude(self, reading: MessageReading, recent: Sequence[Department | str], *,
+                 threshold: float | None = None) -> TriageDecision:
+        """A reading plus the customer's recent departments -> the decision (cheap: no features are computed).
+        `threshold` overrides the deployment's (a brand's own, set in the admin)."""
+        threshold = self.threshold if threshold is None else threshold
         p = dict(reading.department_p)
-        leaned = self._lean_on_history(p, recent)
+        leaned = self._lean_on_history(p, recent, threshold)
         department = max(p, key=p.__getitem__)
         confidence = round(p[department], 4)
         deciding = reading.deciding.get(department)
@@ -192,7 +196,7 @@ class Triager:
         priority, priority_words = self._priority(reading, intent)
         # 1.0: people triage all. A message with no word triage can read (symbols, only random strings) is the
         # model's prior, not a decision.
-        needs_human = self.threshold >= 1.0 or confidence < self.threshold or not reading.words
+        needs_human = threshold >= 1.0 or confidence < threshold or not reading.words
         decision = TriageDecision(
             department=department,
             confidence=confidence,
@@ -213,10 +217,11 @@ class Triager:
         decision.explanation = _explain(decision)
         return decision
 
-    def _lean_on_history(self, p: dict[Department, float], recent: Sequence[Department | str]) -> Department | None:
+    def _lean_on_history(self, p: dict[Department, float], recent: Sequence[Department | str],
+                         threshold: float) -> Department | None:
         """An unsure decision leans toward the department of the customer's most recent ticket (a follow-up in other
         words is usually about the same thing); a confident one is left alone."""
-        if not recent or recent[0] not in p or max(p.values()) >= self.threshold:
+        if not recent or recent[0] not in p or max(p.values()) >= threshold:
             return None
         newest = Department(recent[0])
         for dept in p:

@@ -72,7 +72,7 @@ def triage_step(source: TriagerSource) -> Callable[[Session, Any], None]:
         reading: MessageReading | None = getattr(ctx, "triage_reading", None)
         if reading is None or reading.item != TriageInput(ctx.body_text, ctx.contact.subject):
             reading = read_message(source, ctx.body_text, ctx.contact.subject)
-        decision = reading.decide(recent)
+        decision = reading.decide(recent, threshold=ctx.brand.triage_threshold)  # None: the deployment's
         ctx.triage = decision
         given = ctx.contact
         if not given.intent and decision.intent and not decision.needs_human:

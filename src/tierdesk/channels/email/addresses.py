@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from tierdesk.audit import service as audit
 from tierdesk.brands.models import Brand
 from tierdesk.channels.email import repository
 from tierdesk.channels.email.models import EmailAddress
 from tierdesk.customers.identity import normalise_email
-from tierdesk.kit.actors import Principal
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
 
 
@@ -41,6 +42,8 @@ def add_address(db: Session, principal: Principal, brand: Brand, raw: str) -> Em
     row = EmailAddress(brand_id=brand.id, address=value, is_default=first)
     db.add(row)
     db.flush()
+    audit.record(db, Actor.of(principal), "email_address", row.id, "created",
+                 after={"address": value, "is_default": first}, brand_id=brand.id)
     return row
 
 
@@ -52,6 +55,8 @@ def remove_address(db: Session, principal: Principal, brand: Brand, raw: str) ->
         raise NotFound(f"brand '{brand.slug}' does not receive mail at {value}")
     db.delete(row)
     db.flush()
+    audit.record(db, Actor.of(principal), "email_address", row.id, "deleted",
+                 before={"address": row.address, "is_default": row.is_default}, brand_id=brand.id)
     if row.is_default:  # the next address becomes the From address of replies
         rest = repository.addresses_of_brand(db, brand.id)
         if rest:

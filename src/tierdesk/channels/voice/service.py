@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository as agents
 from tierdesk.agents.models import Agent
+from tierdesk.audit import service as audit
 from tierdesk.brands.models import Brand
 from tierdesk.channels.voice import menu as ivr_menu
 from tierdesk.channels.voice import repository
@@ -17,7 +18,7 @@ from tierdesk.channels.voice.models import IvrMenu, VoiceSettings
 from tierdesk.channels.voice.schemas import VoiceSettingsIn
 from tierdesk.customers.identity import normalise_phone
 from tierdesk.kit import sealed
-from tierdesk.kit.actors import Principal
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.intents import check_intent
 from tierdesk.kit.time import utcnow
@@ -151,6 +152,9 @@ def set_device(db: Session, principal: Principal, agent_id: int, raw: str | None
     agent = agents.get_visible(db, principal, agent_id, for_update=True)
     if principal.agent_id != agent.id:
         principal.require_role(AgentRole.LEAD)
+    before = agent.voice_device
     agent.voice_device = normalise_device(raw, phone_region) if raw else None
     db.flush()
+    audit.record(db, Actor.of(principal), "agent", agent.id, "updated", before={"voice_device": before},
+                 after={"voice_device": agent.voice_device})
     return agent
