@@ -48,6 +48,7 @@ from tierdesk.kit.errors import ERROR_RESPONSES, DomainError, TooManyRequests
 from tierdesk.kit.pages import SignInRequired
 from tierdesk.routing.api import api as queues_router
 from tierdesk.routing.api import presence_api, ticket_moves
+from tierdesk.routing.views import router as queue_admin_pages
 from tierdesk.sla.api import router as sla_router
 from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
@@ -59,7 +60,7 @@ from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages)
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, queue_admin_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
