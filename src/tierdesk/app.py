@@ -50,6 +50,7 @@ from tierdesk.routing.api import api as queues_router
 from tierdesk.routing.api import presence_api, ticket_moves
 from tierdesk.routing.views import router as queue_admin_pages
 from tierdesk.sla.api import router as sla_router
+from tierdesk.sla.views import router as sla_admin_pages
 from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
 from tierdesk.triage.api import router as triage_router
@@ -60,7 +61,7 @@ from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages, queue_admin_pages)
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, queue_admin_pages, sla_admin_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"

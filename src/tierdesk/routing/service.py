@@ -5,8 +5,8 @@ from collections import Counter
 from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository as agents_repository
-from tierdesk.audit import service as audit
 from tierdesk.agents.models import Agent
+from tierdesk.audit import service as audit
 from tierdesk.brands.service import resolve_brand
 from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
