@@ -56,12 +56,14 @@ from tierdesk.tickets.api import router as tickets_router
 from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
 from tierdesk.webhooks.api import router as webhooks_router
+from tierdesk.webhooks.views import router as webhook_admin_pages
 from tierdesk.wiring import default_jobs, keep_settings_webhook
 from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages, queue_admin_pages, sla_admin_pages)
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, queue_admin_pages, sla_admin_pages,
+                webhook_admin_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"
