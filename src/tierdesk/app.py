@@ -30,6 +30,7 @@ from tierdesk.channels.chat.api import router as chat_router
 from tierdesk.channels.chat.sockets import router as chat_sockets
 from tierdesk.channels.email.api import router as email_router
 from tierdesk.channels.email.inbound import EmailInbound
+from tierdesk.channels.views import router as channel_admin_pages
 from tierdesk.channels.voice.api import router as voice_router
 from tierdesk.channels.voice.webhooks import router as voice_webhooks
 from tierdesk.channels.web.api import router as web_forms_router
@@ -63,7 +64,7 @@ from tierdesk.workspace.views import router as workspace_pages
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
 PAGE_ROUTERS = (sign_in_pages, workspace_pages, queue_admin_pages, sla_admin_pages,
-                webhook_admin_pages)
+                webhook_admin_pages, channel_admin_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"

@@ -48,8 +48,10 @@ def test_the_queue_list_shows_each_brands_queues_with_their_routing(web, databas
 def test_an_admin_creates_and_edits_a_queue(web, database, world):
     token = _admin(web, database, world)
     assert web.get("/admin/queues/new?brand=acme").status_code == 200
-    r = web.post("/admin/queues/new?brand=acme", data=_form(token, overflow_queue=str(world.queues["acme/ts-specialists"]),
-                                                              overflow_after_seconds="600"), follow_redirects=False)
+    overflow = str(world.queues["acme/ts-specialists"])
+    r = web.post("/admin/queues/new?brand=acme",
+                 data=_form(token, overflow_queue=overflow, overflow_after_seconds="600"),
+                 follow_redirects=False)
     assert r.status_code == 303, r.text
     queue = _queue(database, "ts-fibre")
     assert queue is not None and queue.tier == 2 and queue.routing_policy.value == "round_robin"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from tierdesk.audit import service as audit
 from tierdesk.brands.models import Brand
 from tierdesk.channels.email import repository
 from tierdesk.channels.email.models import EmailAddress
 from tierdesk.customers.identity import normalise_email
-from tierdesk.kit.actors import Principal
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
 
 
@@ -41,6 +42,8 @@ def add_address(db: Session, principal: Principal, brand: Brand, raw: str) -> Em
     row = EmailAddress(brand_id=brand.id, address=value, is_default=first)
     db.add(row)
     db.flush()
+    audit.record(db, Actor.of(principal), "email_address", row.address, "created",
+                 after={"address": row.address, "is_default": row.is_default}, brand_id=brand.id)
     return row
 
 
@@ -50,6 +53,8 @@ def remove_address(db: Session, principal: Principal, brand: Brand, raw: str) ->
     row = repository.address(db, value)
     if row is None or row.brand_id != brand.id:
         raise NotFound(f"brand '{brand.slug}' does not receive mail at {value}")
+    audit.record(db, Actor.of(principal), "email_address", row.address, "deleted",
+                 before={"address": row.address, "is_default": row.is_default}, brand_id=brand.id)
     db.delete(row)
     db.flush()
     if row.is_default:  # the next address becomes the From address of replies
