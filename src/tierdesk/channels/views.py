@@ -75,11 +75,11 @@ def _email_page(request: Request, db: Db, who: SignedInAgent, brand: Brand, form
              "security": (row.relay_security or MailSecurity.STARTTLS).value if row else "starttls",
              "username": row.relay_username if row else "",
              "password_set": bool(row and row.relay_password_sealed)}
-    if form is not None and forms.text(form, "host"):
-        relay |= {k: forms.text(form, k) for k in ("host", "port", "security", "username")}
+    if form is not None and forms.field(form, "host"):
+        relay |= {k: forms.field(form, k) for k in ("host", "port", "security", "username")}
     return _channel_page(request, who, brand, "email", errors, status_code,
                          addresses=email.addresses_of_brand(db, brand.id), relay=relay,
-                         new_address=forms.text(form, "address") if form is not None else "",
+                         new_address=forms.field(form, "address") if form is not None else "",
                          securities=list(MailSecurity), default_ports=DEFAULT_PORTS)
 
 
@@ -92,7 +92,7 @@ def email_page(request: Request, brand: str, db: Db, who: SignedInAgent) -> Resp
 def add_address(request: Request, brand: str, db: Db, who: SignedInAgent, form: forms.Posted) -> Response:
     found = _brand(db, who, brand)
     added, errors = forms.attempt(db, lambda: addresses.add_address(db, who.principal, found,
-                                                                    forms.text(form, "address")))
+                                                                    forms.field(form, "address")))
     if added is None:
         return _email_page(request, db, who, found, form, {"address": next(iter(errors.values()))})
     return _back(found, "email", "address-added")
@@ -101,7 +101,7 @@ def add_address(request: Request, brand: str, db: Db, who: SignedInAgent, form: 
 @router.post("/admin/channels/{brand}/email/addresses/remove", response_class=HTMLResponse)
 def remove_address(request: Request, brand: str, db: Db, who: SignedInAgent, form: forms.Posted) -> Response:
     found = _brand(db, who, brand)
-    addresses.remove_address(db, who.principal, found, forms.text(form, "address"))
+    addresses.remove_address(db, who.principal, found, forms.field(form, "address"))
     return _back(found, "email", "address-removed")
 
 
@@ -112,14 +112,14 @@ def save_relay(request: Request, brand: str, db: Db, who: SignedInAgent, form: f
     who.principal.require_admin()  # the relay's login is the deployment's business, as the CLI's
 
     def change() -> object:
-        port_text = forms.text(form, "port")
+        port_text = forms.field(form, "port")
         if port_text and not port_text.isdigit():
             raise InvalidInput(f"port {port_text!r} is not a number", field="port")
         try:
-            security = MailSecurity(forms.text(form, "security"))
+            security = MailSecurity(forms.field(form, "security"))
         except ValueError:
             raise InvalidInput("choose tls, starttls or plain", field="security") from None
-        return set_relay(db, settings.effective_secret_key(), found.slug, host=forms.text(form, "host"),
+        return set_relay(db, settings.effective_secret_key(), found.slug, host=forms.field(form, "host"),
                          port=int(port_text) if port_text else None, security=security,
                          username=forms.optional(form, "username"), password=forms.optional(form, "password"),
                          keep_password=not forms.checked(form, "clear_password"), actor=Actor.of(who.principal))
@@ -141,8 +141,8 @@ def _chat_page(request: Request, db: Db, who: SignedInAgent, brand: Brand, form:
               "pre_chat_form": bool(row and row.pre_chat_form), "calendar": current,
               "identity_secret_set": bool(row and row.identity_secret_sealed)}
     if form is not None:
-        values |= {"allowed_origins": forms.text(form, "allowed_origins"),
-                   "pre_chat_form": forms.checked(form, "pre_chat_form"), "calendar": forms.text(form, "calendar")}
+        values |= {"allowed_origins": forms.field(form, "allowed_origins"),
+                   "pre_chat_form": forms.checked(form, "pre_chat_form"), "calendar": forms.field(form, "calendar")}
     return _channel_page(request, who, brand, "chat", errors, 201 if secret else None, values=values,
                          calendars=brand_calendars, secret=secret)
 
@@ -159,7 +159,7 @@ def save_chat(request: Request, brand: str, db: Db, who: SignedInAgent, form: fo
     def change() -> object:
         data = ChatSettingsIn.model_validate({"allowed_origins": forms.lines(form, "allowed_origins"),
                                               "pre_chat_form": forms.checked(form, "pre_chat_form"),
-                                              "calendar": forms.text(form, "calendar")})
+                                              "calendar": forms.field(form, "calendar")})
         return chat.update_settings(db, who.principal, found, data)
 
     saved, errors = forms.attempt(db, change)
@@ -204,15 +204,15 @@ def save_web(request: Request, brand: str, db: Db, who: SignedInAgent, form: for
     found = _brand(db, who, brand)
 
     def change() -> object:
-        fields_text = forms.text(form, "fields")
+        fields_text = forms.field(form, "fields")
         try:
             fields = json.loads(fields_text) if fields_text else []
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"not JSON: {exc.msg} (line {exc.lineno})", field="fields") from None
         data = WebFormSettingsIn.model_validate({
             "enabled": forms.checked(form, "enabled"), "acknowledge": forms.checked(form, "acknowledge"),
-            "fields": fields, "max_attachment_bytes": forms.text(form, "max_attachment_bytes"),
-            "max_attachments": forms.text(form, "max_attachments"),
+            "fields": fields, "max_attachment_bytes": forms.field(form, "max_attachment_bytes"),
+            "max_attachments": forms.field(form, "max_attachments"),
             "allowed_types": forms.lines(form, "allowed_types"),
             "allowed_origins": forms.lines(form, "allowed_origins"),
             "thank_you_text": forms.optional(form, "thank_you_text")})
@@ -259,7 +259,7 @@ def save_voice(request: Request, brand: str, db: Db, who: SignedInAgent, form: f
     found = _brand(db, who, brand)
 
     def change() -> object:
-        body: dict[str, Any] = {name: forms.text(form, name) for name in VOICE_FIELDS}
+        body: dict[str, Any] = {name: forms.field(form, name) for name in VOICE_FIELDS}
         body |= {name: forms.checked(form, name) for name in VOICE_SWITCHES}
         token = forms.optional(form, "auth_token")
         if token is not None:  # empty: the stored token stays
@@ -278,7 +278,7 @@ def save_voice(request: Request, brand: str, db: Db, who: SignedInAgent, form: f
 def save_menu(request: Request, brand: str, db: Db, who: SignedInAgent, form: forms.Posted,
               settings: AppSettings) -> Response:
     found = _brand(db, who, brand)
-    saved, errors = forms.attempt(db, lambda: voice.set_menu(db, who.principal, found, forms.text(form, "menu")))
+    saved, errors = forms.attempt(db, lambda: voice.set_menu(db, who.principal, found, forms.field(form, "menu")))
     if saved is None:
         db.expire_all()
         return _voice_page(request, db, who, found, settings, form,

@@ -26,14 +26,14 @@ async def form_data(request: Request) -> FormData:
 Posted = Annotated[FormData, Depends(form_data)]
 
 
-def text(form: FormData, name: str) -> str:
+def field(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
 
 
 def optional(form: FormData, name: str) -> str | None:
     """A field left empty is no value (the schema's default, or null where null clears it)."""
-    return text(form, name) or None
+    return field(form, name) or None
 
 
 def texts(form: FormData, name: str) -> list[str]:
@@ -46,7 +46,7 @@ def checked(form: FormData, name: str) -> bool:
 
 def lines(form: FormData, name: str) -> list[str]:
     """A textarea of one item a line (or comma-separated), blanks dropped."""
-    return [item.strip() for line in text(form, name).splitlines() for item in line.split(",") if item.strip()]
+    return [item.strip() for line in field(form, name).splitlines() for item in line.split(",") if item.strip()]
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:

@@ -44,11 +44,11 @@ def _overflow(form: FormData) -> dict[str, Any]:
 def _values(queue: Queue | None, form: FormData | None) -> dict[str, Any]:
     """What the form shows: the posted values when it comes back with errors, else the queue's."""
     if form is not None:
-        return {"slug": forms.text(form, "slug"), "name": forms.text(form, "name"),
-                "department": forms.text(form, "department"), "tier": forms.text(form, "tier"),
-                "routing_policy": forms.text(form, "routing_policy"), "skills": _skills(form),
-                "overflow_queue": forms.text(form, "overflow_queue"),
-                "overflow_after_seconds": forms.text(form, "overflow_after_seconds"),
+        return {"slug": forms.field(form, "slug"), "name": forms.field(form, "name"),
+                "department": forms.field(form, "department"), "tier": forms.field(form, "tier"),
+                "routing_policy": forms.field(form, "routing_policy"), "skills": _skills(form),
+                "overflow_queue": forms.field(form, "overflow_queue"),
+                "overflow_after_seconds": forms.field(form, "overflow_after_seconds"),
                 "is_active": forms.checked(form, "is_active")}
     if queue is None:
         return {"slug": "", "name": "", "department": Department.CS.value, "tier": "1",
@@ -93,9 +93,9 @@ def create_queue(request: Request, db: Db, who: SignedInAdmin, form: forms.Poste
 
     def create() -> Queue:
         data = QueueCreate.model_validate({
-            "brand": found.slug, "slug": forms.text(form, "slug"), "name": forms.text(form, "name"),
-            "department": forms.text(form, "department"), "tier": forms.text(form, "tier"),
-            "routing_policy": forms.text(form, "routing_policy"), "required_skills": _skills(form), **_overflow(form)})
+            "brand": found.slug, "slug": forms.field(form, "slug"), "name": forms.field(form, "name"),
+            "department": forms.field(form, "department"), "tier": forms.field(form, "tier"),
+            "routing_policy": forms.field(form, "routing_policy"), "required_skills": _skills(form), **_overflow(form)})
         return service.create_queue(db, who.principal, data)
 
     queue, errors = forms.attempt(db, create)
@@ -116,11 +116,11 @@ def update_queue(request: Request, queue_id: PathId, db: Db, who: SignedInAdmin,
     brand = brands.get_visible(db, who.principal, queue.brand_id)
 
     def update() -> Queue:
-        body: dict[str, Any] = {"name": forms.text(form, "name"), "tier": forms.text(form, "tier"),
-                                "routing_policy": forms.text(form, "routing_policy"),
+        body: dict[str, Any] = {"name": forms.field(form, "name"), "tier": forms.field(form, "tier"),
+                                "routing_policy": forms.field(form, "routing_policy"),
                                 "required_skills": _skills(form), **_overflow(form)}
         if queue.kind is not QueueKind.TRIAGE:  # the triage queue has no department and is always on
-            body |= {"department": forms.text(form, "department"), "is_active": forms.checked(form, "is_active")}
+            body |= {"department": forms.field(form, "department"), "is_active": forms.checked(form, "is_active")}
         return service.update_queue(db, who.principal, queue.id, QueueUpdate.model_validate(body))
 
     saved, errors = forms.attempt(db, update)

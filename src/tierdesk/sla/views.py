@@ -54,10 +54,10 @@ def _hours(form: FormData) -> dict[str, list[str]]:
 
 def _calendar_values(calendar: BusinessCalendar | None, form: FormData | None) -> dict[str, Any]:
     if form is not None:
-        return {"slug": forms.text(form, "slug"), "name": forms.text(form, "name"),
-                "timezone": forms.text(form, "timezone"),
-                "hours": {day: forms.text(form, f"hours_{day}") for day in DAYS},
-                "holidays": forms.text(form, "holidays")}
+        return {"slug": forms.field(form, "slug"), "name": forms.field(form, "name"),
+                "timezone": forms.field(form, "timezone"),
+                "hours": {day: forms.field(form, f"hours_{day}") for day in DAYS},
+                "holidays": forms.field(form, "holidays")}
     if calendar is None:
         return {"slug": "", "name": "", "timezone": "UTC",
                 "hours": {day: "09:00-17:00" if day not in ("sat", "sun") else "" for day in DAYS}, "holidays": ""}
@@ -84,8 +84,8 @@ def create_calendar(request: Request, db: Db, who: SignedInAdmin, form: forms.Po
 
     def create() -> BusinessCalendar:
         data = CalendarCreate.model_validate({
-            "brand": found.slug, "slug": forms.text(form, "slug"), "name": forms.text(form, "name"),
-            "timezone": forms.text(form, "timezone"), "weekly_hours": _hours(form),
+            "brand": found.slug, "slug": forms.field(form, "slug"), "name": forms.field(form, "name"),
+            "timezone": forms.field(form, "timezone"), "weekly_hours": _hours(form),
             "holidays": forms.lines(form, "holidays")})
         return service.create_calendar(db, who.principal, data)
 
@@ -109,7 +109,7 @@ def update_calendar(request: Request, calendar_id: PathId, db: Db, who: SignedIn
 
     def update() -> BusinessCalendar:
         data = CalendarUpdate.model_validate({
-            "name": forms.text(form, "name"), "timezone": forms.text(form, "timezone"),
+            "name": forms.field(form, "name"), "timezone": forms.field(form, "timezone"),
             "weekly_hours": _hours(form), "holidays": forms.lines(form, "holidays")})
         return service.update_calendar(db, who.principal, calendar.id, data)
 
@@ -132,11 +132,11 @@ def _targets(form: FormData) -> dict[str, Any]:
 
 def _policy_values(policy: SlaPolicy | None, form: FormData | None) -> dict[str, Any]:
     if form is not None:
-        return {"slug": forms.text(form, "slug"), "name": forms.text(form, "name"),
-                "department": forms.text(form, "department"), "priority": forms.text(form, "priority"),
-                "calendar": forms.text(form, "calendar"),
-                **{field: forms.text(form, field) for field, _label in TARGETS},
-                "warn_before_minutes": forms.text(form, "warn_before_minutes"),
+        return {"slug": forms.field(form, "slug"), "name": forms.field(form, "name"),
+                "department": forms.field(form, "department"), "priority": forms.field(form, "priority"),
+                "calendar": forms.field(form, "calendar"),
+                **{field: forms.field(form, field) for field, _label in TARGETS},
+                "warn_before_minutes": forms.field(form, "warn_before_minutes"),
                 "escalate_on_breach": forms.checked(form, "escalate_on_breach"),
                 "is_active": forms.checked(form, "is_active")}
     if policy is None:
@@ -171,7 +171,7 @@ def create_policy(request: Request, db: Db, who: SignedInAdmin, form: forms.Post
 
     def create() -> SlaPolicy:
         data = PolicyCreate.model_validate({
-            "brand": found.slug, "slug": forms.text(form, "slug"), "name": forms.text(form, "name"),
+            "brand": found.slug, "slug": forms.field(form, "slug"), "name": forms.field(form, "name"),
             "department": forms.optional(form, "department"), "priority": forms.optional(form, "priority"),
             **_targets(form)})
         return service.create_policy(db, who.principal, data)
@@ -194,7 +194,7 @@ def update_policy(request: Request, policy_id: PathId, db: Db, who: SignedInAdmi
     brand = brands.get_visible(db, who.principal, policy.brand_id)
 
     def update() -> SlaPolicy:
-        data = PolicyUpdate.model_validate({"name": forms.text(form, "name"), **_targets(form),
+        data = PolicyUpdate.model_validate({"name": forms.field(form, "name"), **_targets(form),
                                             "is_active": forms.checked(form, "is_active")})
         return service.update_policy(db, who.principal, policy.id, data)
 

@@ -47,8 +47,9 @@ def webhooks_page(request: Request, db: Db, who: SignedInAgent) -> Response:
 
 def _values(subscription: WebhookSubscription | None, form: FormData | None) -> dict[str, Any]:
     if form is not None:
-        return {"name": forms.text(form, "name"), "url": forms.text(form, "url"), "events": forms.texts(form, "events"),
-                "queues": forms.texts(form, "queues"), "departments": forms.texts(form, "departments")}
+        return {"name": forms.field(form, "name"), "url": forms.field(form, "url"),
+                "events": forms.texts(form, "events"), "queues": forms.texts(form, "queues"),
+                "departments": forms.texts(form, "departments")}
     if subscription is None:
         return {"name": "", "url": "", "events": [], "queues": [], "departments": []}
     return {"name": subscription.name, "url": subscription.url, "events": list(subscription.events),
@@ -56,7 +57,7 @@ def _values(subscription: WebhookSubscription | None, form: FormData | None) -> 
 
 
 def _filters(form: FormData) -> dict[str, Any]:
-    return {"url": forms.text(form, "url"), "name": forms.optional(form, "name"),
+    return {"url": forms.field(form, "url"), "name": forms.optional(form, "name"),
             "events": forms.texts(form, "events"), "queues": forms.texts(form, "queues"),
             "departments": forms.texts(form, "departments")}
 
