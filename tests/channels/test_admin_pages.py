@@ -159,3 +159,56 @@ def test_agents_may_not_and_forms_need_csrf(web, database, world):
     assert web.post("/admin/channels/acme/voice", data={"ring_seconds": "30"}).status_code == 403  # no CSRF token
     assert _get(database, EmailSettings, world.brands["acme"]) is None
     assert _get(database, VoiceSettings, world.brands["acme"]) is None
+
+
+def _statements(database, web, path: str) -> int:
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    sa.event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        assert web.get(path).status_code == 200
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_admin_lists_take_as_many_statements_whatever_they_list(web, client, database, world):
+    """The queue, SLA, webhook and channel lists load in a fixed number of statements (no query per row)."""
+    _signed_in(web, database, world)
+    pages = ("/admin/queues", "/admin/sla", "/admin/webhooks", "/admin/channels")
+    web.get("/admin/queues")  # a first request warms what is read once per session
+    few = {p: _statements(database, web, p) for p in pages}
+    admin = world.auth("admin")
+    for i in range(6):
+        assert client.post("/api/v1/queues", headers=admin, json={
+            "brand": "acme", "slug": f"q-{i}", "name": f"Q {i}", "department": "TS",
+            "required_skills": [{"skill": f"s{i}", "min_level": 2}]}).status_code == 201
+        assert client.post("/api/v1/sla/calendars", headers=admin, json={
+            "brand": "acme", "slug": f"c-{i}", "name": f"C {i}", "timezone": "UTC",
+            "weekly_hours": {"mon": ["09:00-17:00"]}}).status_code == 201
+        assert client.post("/api/v1/sla/policies", headers=admin, json={
+            "brand": "acme", "slug": f"p-{i}", "name": f"P {i}", "resolution_minutes": 60,
+            "calendar": f"c-{i}"}).status_code == 201
+        assert client.post("/api/v1/webhooks", headers=admin, json={
+            "brand": "acme", "url": f"https://h{i}.example.com/", "events": ["ticket_created"],
+            "queues": [f"q-{i}"]}).status_code == 201
+        assert client.post("/api/v1/email/addresses", headers=admin, json={
+            "brand": "acme", "address": f"help{i}@acme.example"}).status_code == 201
+    many = {p: _statements(database, web, p) for p in pages}
+    assert many == few
+
+
+def test_names_from_outside_render_as_text(web, client, database, world):
+    _signed_in(web, database, world)
+    payload = '<img src=x onerror="alert(1)">'
+    assert client.post("/api/v1/queues", headers=world.auth("admin"), json={
+        "brand": "acme", "slug": "xss", "name": payload, "department": "TS"}).status_code == 201
+    assert client.post("/api/v1/webhooks", headers=world.auth("admin"), json={
+        "brand": "acme", "url": "https://h.example.com/", "name": payload,
+        "events": ["ticket_created"]}).status_code == 201
+    for path in ("/admin/queues", "/admin/webhooks"):
+        page = web.get(path).text
+        assert payload not in page and "&lt;img src=x onerror=" in page

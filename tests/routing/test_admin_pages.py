@@ -15,11 +15,12 @@ def _admin(web, database, world, who: str = "admin") -> str:
     return sign_in(web, f"{who}@example.com")
 
 
-def _queue(database, slug: str) -> Queue | None:
+def _queue(database, slug: str, brand: int | None = None) -> Queue | None:
     with database.transaction(write=False) as db:
         from tierdesk.queues.repository import with_skills
 
-        queue = db.scalar(sa.select(Queue).where(Queue.slug == slug))
+        stmt = sa.select(Queue).where(Queue.slug == slug)
+        queue = db.scalar(stmt.where(Queue.brand_id == brand) if brand else stmt)
         return with_skills(db, queue) if queue else None
 
 
@@ -120,3 +121,16 @@ def test_the_api_is_audited_like_the_pages(client, database, world):
     entry = _audit(database, "queue")[-1]
     assert entry.action == "updated" and entry.before == {"tier": 1} and entry.after == {"tier": 2}
     assert entry.brand_id == world.brands["acme"]
+
+
+def test_the_triage_queue_keeps_its_nature(web, database, world):
+    token = _admin(web, database, world)
+    qid = world.queues["acme/triage"]
+    page = web.get(f"/admin/queues/{qid}")
+    assert page.status_code == 200 and "triage queue" in page.text and 'name="department"' not in page.text
+    r = web.post(f"/admin/queues/{qid}", data=_form(token, name="Triage desk", tier="1", skill=["triage", ""],
+                                                     min_level=["2", "1"]), follow_redirects=False)
+    assert r.status_code == 303, r.text
+    queue = _queue(database, "triage", world.brands["acme"])
+    assert queue.name == "Triage desk" and queue.department is None and queue.is_active
+    assert {s.skill: s.min_level for s in queue.required_skills} == {"triage": 2}
