@@ -84,6 +84,23 @@ def test_email_addresses_and_the_relay(web, database, world):
     assert "s3cret" not in str([(e.before, e.after) for e in relay]) and "relay_password" not in relay[1].after
 
 
+def test_how_incoming_mail_is_handled(web, database, world):
+    token = _signed_in(web, database, world)
+    body = {"csrf_token": token, "stranger_policy": "add_flagged", "acknowledge_new_tickets": "1",
+            "max_attachment_bytes": "1048576", "subject_window_days": "3"}
+    assert web.post("/admin/channels/acme/email/handling", data=body, follow_redirects=False).status_code == 303
+    row = _get(database, EmailSettings, world.brands["acme"])
+    assert row.stranger_policy.value == "add_flagged" and row.acknowledge_new_tickets
+    assert (row.max_attachment_bytes, row.subject_window_days) == (1048576, 3)
+    r = web.post("/admin/channels/acme/email/handling", data={**body, "subject_window_days": "400"})
+    assert r.status_code == 422 and 'id="error-subject_window_days"' in r.text
+    r = web.post("/admin/channels/acme/email/handling", data={**body, "max_attachment_bytes": "lots"})
+    assert r.status_code == 422 and 'id="error-max_attachment_bytes"' in r.text
+    assert _get(database, EmailSettings, world.brands["acme"]).subject_window_days == 3
+    [entry] = _audit(database, "email_settings")
+    assert entry.after["stranger_policy"] == "add_flagged" and entry.actor_agent_id == world.agents["admin"]
+
+
 def test_chat_settings_and_a_new_identity_secret(web, database, world):
     token = _signed_in(web, database, world)
     r = web.post("/admin/channels/acme/chat", data={"csrf_token": token, "allowed_origins": "https://shop.acme.example",

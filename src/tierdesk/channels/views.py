@@ -18,7 +18,7 @@ from tierdesk.channels.chat import service as chat
 from tierdesk.channels.chat.schemas import ChatSettingsIn
 from tierdesk.channels.email import addresses
 from tierdesk.channels.email import repository as email
-from tierdesk.channels.email.relay import DEFAULT_PORTS, set_relay
+from tierdesk.channels.email.relay import DEFAULT_PORTS, set_handling, set_relay
 from tierdesk.channels.voice import menu as ivr_menu
 from tierdesk.channels.voice import repository as voice_repository
 from tierdesk.channels.voice import service as voice
@@ -32,7 +32,7 @@ from tierdesk.kit import forms
 from tierdesk.kit.actors import Actor
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.pages import csrf_protect, render
-from tierdesk.kit.vocabulary import AgentRole, MailSecurity
+from tierdesk.kit.vocabulary import AgentRole, MailSecurity, StrangerReplyPolicy
 from tierdesk.sla import repository as calendars
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -75,10 +75,18 @@ def _email_page(request: Request, db: Db, who: SignedInAgent, brand: Brand, form
              "security": (row.relay_security or MailSecurity.STARTTLS).value if row else "starttls",
              "username": row.relay_username if row else "",
              "password_set": bool(row and row.relay_password_sealed)}
+    handling = {"stranger_policy": (row.stranger_policy if row else StrangerReplyPolicy.NEW_LINKED_TICKET).value,
+                "acknowledge_new_tickets": bool(row and row.acknowledge_new_tickets),
+                "max_attachment_bytes": str(row.max_attachment_bytes if row else 25 * 1024 * 1024),
+                "subject_window_days": str(row.subject_window_days if row else 7)}
     if form is not None and forms.field(form, "host"):
         relay |= {k: forms.field(form, k) for k in ("host", "port", "security", "username")}
+    if form is not None and "stranger_policy" in form:
+        handling = {k: forms.field(form, k) for k in handling} | {
+            "acknowledge_new_tickets": forms.checked(form, "acknowledge_new_tickets")}
     return _channel_page(request, who, brand, "email", errors, status_code,
-                         addresses=email.addresses_of_brand(db, brand.id), relay=relay,
+                         addresses=email.addresses_of_brand(db, brand.id), relay=relay, handling=handling,
+                         policies=list(StrangerReplyPolicy),
                          new_address=forms.field(form, "address") if form is not None else "",
                          securities=list(MailSecurity), default_ports=DEFAULT_PORTS)
 
@@ -129,6 +137,34 @@ def save_relay(request: Request, brand: str, db: Db, who: SignedInAgent, form: f
         db.expire_all()
         return _email_page(request, db, who, found, form, errors)
     return _back(found, "email", "relay-saved")
+
+
+@router.post("/admin/channels/{brand}/email/handling", response_class=HTMLResponse)
+def save_handling(request: Request, brand: str, db: Db, who: SignedInAgent, form: forms.Posted) -> Response:
+    found = _brand(db, who, brand)
+    who.principal.require_admin()  # as the CLI's `tierdesk email settings`
+
+    def number(name: str) -> int:
+        value = forms.field(form, name)
+        if not value.isdigit():
+            raise InvalidInput(f"{value!r} is not a whole number", field=name)
+        return int(value)
+
+    def change() -> object:
+        try:
+            policy = StrangerReplyPolicy(forms.field(form, "stranger_policy"))
+        except ValueError:
+            raise InvalidInput("choose what happens to a stranger's reply", field="stranger_policy") from None
+        return set_handling(db, found.slug, stranger_policy=policy,
+                            acknowledge_new_tickets=forms.checked(form, "acknowledge_new_tickets"),
+                            max_attachment_bytes=number("max_attachment_bytes"),
+                            subject_window_days=number("subject_window_days"), actor=Actor.of(who.principal))
+
+    saved, errors = forms.attempt(db, change)
+    if saved is None:
+        db.expire_all()
+        return _email_page(request, db, who, found, form, errors)
+    return _back(found, "email", "handling-saved")
 
 
 # -- chat ------------------------------------------------------------------------------------------------------------

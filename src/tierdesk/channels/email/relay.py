@@ -168,16 +168,20 @@ def set_relay(db: Session, secret_key: str, brand_slug: str, *, host: str, port:
     return row
 
 
+HANDLING_AUDITED = ("stranger_policy", "acknowledge_new_tickets", "max_attachment_bytes", "subject_window_days")
+
+
 def set_handling(db: Session, brand_slug: str, *, stranger_policy: StrangerReplyPolicy | None = None,
                  acknowledge_new_tickets: bool | None = None, max_attachment_bytes: int | None = None,
-                 subject_window_days: int | None = None) -> EmailSettings:
+                 subject_window_days: int | None = None, actor: Actor = SYSTEM_ACTOR) -> EmailSettings:
     """How the brand takes mail in: strangers' replies, acknowledgements, the attachment limit, the subject window.
     What is not given stays as it is."""
     if max_attachment_bytes is not None and not 0 <= max_attachment_bytes <= 1024 ** 3:
         raise InvalidInput("the attachment limit must be between 0 and 1 GiB", field="max_attachment_bytes")
     if subject_window_days is not None and not 0 <= subject_window_days <= 365:
         raise InvalidInput("the subject window must be between 0 (off) and 365 days", field="subject_window_days")
-    _brand, row = _settings_for_change(db, brand_slug)
+    brand, row = _settings_for_change(db, brand_slug)
+    before = audit.snapshot(row, HANDLING_AUDITED)
     if stranger_policy is not None:
         row.stranger_policy = stranger_policy
     if acknowledge_new_tickets is not None:
@@ -186,6 +190,8 @@ def set_handling(db: Session, brand_slug: str, *, stranger_policy: StrangerReply
         row.max_attachment_bytes = max_attachment_bytes
     if subject_window_days is not None:
         row.subject_window_days = subject_window_days
+    audit.record(db, actor, "email_settings", brand.id, "updated", before=before,
+                 after=audit.snapshot(row, HANDLING_AUDITED), brand_id=brand.id)
     return row
 
 
