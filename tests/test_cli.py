@@ -124,6 +124,10 @@ def test_demo_loads_once_and_writes_a_private_admin_token(cli):
     assert "present already" in second.stdout
     assert "demo data loaded" not in second.stdout
     assert token_file.read_text().strip() == token  # not replaced
+    sign_in_file = cli.data_dir / "demo-sign-in"
+    assert stat.S_IMODE(os.stat(sign_in_file).st_mode) == 0o600
+    email, password = sign_in_file.read_text().splitlines()[0].split(" ")
+    assert email == "sam@tierdesk.example" and len(password) >= 12
 
     with cli.api() as client:
         headers = {"Authorization": f"Bearer {token}"}

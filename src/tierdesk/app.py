@@ -47,6 +47,7 @@ from tierdesk.jobs.worker import Worker
 from tierdesk.kit import pages
 from tierdesk.kit.errors import ERROR_RESPONSES, DomainError, TooManyRequests
 from tierdesk.kit.pages import SignInRequired
+from tierdesk.kit.timing import ServerTiming, count_statements
 from tierdesk.routing.api import api as queues_router
 from tierdesk.routing.api import presence_api, ticket_moves
 from tierdesk.routing.views import router as queue_admin_pages
@@ -54,16 +55,20 @@ from tierdesk.sla.api import router as sla_router
 from tierdesk.sla.views import router as sla_admin_pages
 from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
+from tierdesk.tickets.macro_api import apply_router, canned_responses_router, macros_router
+from tierdesk.tickets.macro_views import router as macro_pages
 from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
 from tierdesk.webhooks.api import router as webhooks_router
 from tierdesk.webhooks.views import router as webhook_admin_pages
 from tierdesk.wiring import default_jobs, keep_settings_webhook
+from tierdesk.workspace.live import closing_event
+from tierdesk.workspace.live import router as workspace_live
 from tierdesk.workspace.views import router as workspace_pages
 
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
-PAGE_ROUTERS = (sign_in_pages, workspace_pages, queue_admin_pages, sla_admin_pages,
+PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, macro_pages, queue_admin_pages, sla_admin_pages,
                 webhook_admin_pages, channel_admin_pages)
 
 API_PREFIX = "/api/v1"
@@ -260,6 +265,7 @@ def create_app(
         app.state.computing_threads = anyio.CapacityLimiter(max(1, settings.request_threads // 2))
         app.state.health_thread = anyio.CapacityLimiter(1)  # /healthz never needs a request slot or thread
         app.state.live = live.acquire(database)  # chat sockets (and live pages) hear of changes committed anywhere
+        closing = closing_event(app.state)  # the live pages' streams end when this is set
         worker = None
         if run_worker:
             await anyio.to_thread.run_sync(keep_settings_webhook, database, settings)
@@ -268,6 +274,7 @@ def create_app(
         try:
             yield
         finally:
+            closing.set()
             if worker:
                 worker.stop()
             live.release(app.state.live)
@@ -292,11 +299,16 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes,
                        larger={"/channels/web/": settings.web_form_max_request_bytes})
+    # Outermost: Server-Timing covers the whole request (and X-Query-Count, with TIERDESK_COUNT_QUERIES=1).
+    if settings.count_queries:
+        count_statements(database.engine)
+    app.add_middleware(ServerTiming, count_queries=settings.count_queries)
 
     # Every API operation: unknown query parameters refused, failed authentication limited, errors documented.
     for router in (intake_router, tickets_router, customers_router, agents_router, presence_api, queues_router,
                    brands_router, dispositions_router, triage_router, ticket_moves, sla_router, integrations_router,
-                   email_router, web_forms_router, webhooks_router, chat_router):
+                   email_router, web_forms_router, webhooks_router, chat_router, canned_responses_router, macros_router,
+                   apply_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     app.include_router(voice_router, prefix=API_PREFIX, dependencies=[Depends(api_guard)], responses=ERROR_RESPONSES)
     # The telephony provider's webhooks: signed form posts, answered with TwiML (channels/voice/webhooks.py).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import secrets
 from typing import Annotated
 
 import typer
@@ -54,6 +55,7 @@ app.add_typer(webform_app, name="webform")
 app.add_typer(webhooks_app, name="webhooks")
 
 DEMO_TOKEN_FILE = "demo-admin-token"
+DEMO_SIGN_IN_FILE = "demo-sign-in"  # the demo agents' password for the web UI, made once per data directory
 
 
 def _database():
@@ -186,6 +188,11 @@ def serve(
     if token_file.exists():
         out.print(f"demo admin token in {token_file}; try: curl -H \"Authorization: Bearer $(cat {token_file})\" "
                   f"{url}/api/v1/tickets")
+    sign_in_file = settings.data_dir / DEMO_SIGN_IN_FILE
+    if sign_in_file.exists():
+        email, _, password = sign_in_file.read_text().splitlines()[0].partition(" ")
+        out.print(f"web UI: sign in at {url} as [bold]{email}[/bold] with the password [bold]{password}[/bold] "
+                  f"(an agent; the admin's is in {sign_in_file})")
     # The SMTP listener runs in this process beside uvicorn (in its own thread and event loop): one listener however
     # many server processes, started before and stopped after them (a message being stored still gets its 250).
     listener = smtp_listener(_database(), settings) if settings.smtp_port is not None else None
@@ -400,7 +407,7 @@ def demo() -> None:
     """Load demo brands, queues, agents and tickets (once), and write a demo admin token to the data directory."""
     from tierdesk.agents.repository import by_email
     from tierdesk.agents.service import create_token
-    from tierdesk.demo import ADMIN_EMAIL, BRANDS, CONTACTS, load_demo
+    from tierdesk.demo import ADMIN_EMAIL, BRANDS, CONTACTS, DEMO_AGENT_EMAIL, load_demo, set_demo_passwords
     from tierdesk.kit.errors import NotFound
     from tierdesk.triage.service import TriagerSource
 
@@ -424,6 +431,15 @@ def demo() -> None:
         token_file.touch(mode=0o600)
         token_file.write_text(token + "\n")
         out.print(f"demo admin token written to {token_file}")
+    sign_in_file = settings.data_dir / DEMO_SIGN_IN_FILE
+    if not sign_in_file.exists():
+        password = secrets.token_urlsafe(12)  # random per installation: no demo password is published anywhere
+        with _database().transaction() as db:
+            set_demo_passwords(db, password)
+        sign_in_file.parent.mkdir(parents=True, exist_ok=True)
+        sign_in_file.touch(mode=0o600)
+        sign_in_file.write_text(f"{DEMO_AGENT_EMAIL} {password}\n{ADMIN_EMAIL} {password}\n")
+        out.print(f"demo agents' web sign-in written to {sign_in_file}")
 
 
 def main() -> None:  # pragma: no cover

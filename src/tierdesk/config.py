@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     sign_in_lockout_seconds: float = Field(default=30.0, gt=0, le=3600)
     # A password reset link works once, for this many minutes.
     password_reset_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    # Add X-Query-Count (SQL statements the request ran) to every response, for bench/ui.py and for finding N+1
+    # queries; off: not even an engine event is installed. (Server-Timing is always on.)
+    count_queries: bool = False
 
     @field_validator("smtp_tls_cert", "smtp_tls_key")
     @classmethod

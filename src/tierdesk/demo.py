@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tierdesk.agents import presence
 from tierdesk.agents import repository as agents_repo
 from tierdesk.agents import service as agents
+from tierdesk.agents.auth import hash_password
 from tierdesk.agents.schemas import AgentCreate, SkillLevel
 from tierdesk.brands import repository as brands_repo
 from tierdesk.brands import service as brands
@@ -36,6 +37,7 @@ from tierdesk.tickets.schemas import DispositionCreate, MessageCreate, TicketUpd
 from tierdesk.triage.service import TriagerSource
 
 ADMIN_EMAIL = "admin@tierdesk.example"
+DEMO_AGENT_EMAIL = "sam@tierdesk.example"  # the agent `tierdesk serve --demo` prints the web sign-in of
 
 BRANDS = [("acme", "Acme Fibre"), ("nimbus", "Nimbus Notes")]
 # The addresses the demo brands receive mail at (send to them through `TIERDESK_SMTP_PORT=2525 make run`).
@@ -235,3 +237,12 @@ def load_demo(
     progress("follow-ups")
     db.flush()
     return True
+
+
+def set_demo_passwords(db: Session, password: str) -> None:
+    """Every demo agent signs in to the web UI with this password (made at random once per data directory)."""
+    hashed = hash_password(password)
+    for email, *_rest in AGENTS:
+        agent = agents_repo.by_email(db, email)
+        if agent is not None:
+            agent.password_hash = hashed

@@ -45,3 +45,4 @@ from tierdesk.tickets.models import (  # noqa: F401
     TicketTag,
 )
 from tierdesk.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription  # noqa: F401
+from tierdesk.workspace.models import SavedView  # noqa: F401

@@ -142,3 +142,15 @@ def test_password_reset_by_email(web, world, database, settings):
     sign_in(web, "agent@example.com", "a brand new secret")
     tampered = link[:-1] + ("0" if link[-1] != "0" else "1")
     assert web.get(tampered).status_code == 404
+
+
+def test_a_page_asks_for_sign_in_and_returns_there(web, world, database):
+    set_password(database, world.agents["agent"])
+    away = web.get("/queues?status=open", follow_redirects=False)
+    assert away.status_code == 303 and away.headers["location"] == "/?next=%2Fqueues%3Fstatus%3Dopen"
+    page = web.get(away.headers["location"])
+    assert 'name="next" value="/queues?status=open"' in page.text
+    done = web.post("/sign-in", data={"email": "agent@example.com", "password": PASSWORD,
+                                      "csrf_token": csrf_of(page.text), "next": "/queues?status=open"},
+                    follow_redirects=False)
+    assert done.headers["location"] == "/queues?status=open"

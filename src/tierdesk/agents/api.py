@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 
 from tierdesk.agents import repository, service
 from tierdesk.agents.schemas import (
@@ -15,7 +13,7 @@ from tierdesk.agents.schemas import (
 )
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
-from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
+from tierdesk.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 integrations_router = APIRouter(prefix="/integrations", tags=["integrations"])
@@ -26,7 +24,7 @@ def list_agents(
     db: Db,
     principal: CurrentPrincipal,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> Page[AgentOut]:
     position = decode_cursor(cursor, keys=("id",))
     rows = repository.list_visible(db, principal, after_id=position["id"] if position else None, limit=limit)

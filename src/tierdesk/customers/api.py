@@ -12,7 +12,7 @@ from tierdesk.customers.schemas import CustomerHistory, CustomerMerge, CustomerO
 from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.input import PathId, refuse_nul
-from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
+from tierdesk.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from tierdesk.kit.vocabulary import IdentityKind
 from tierdesk.tickets import repository as tickets_repo
 from tierdesk.tickets.schemas import EventOut, TicketOut
@@ -34,7 +34,7 @@ def search_customers(
     external_id: str | None = None,
     q: Annotated[str | None, Query(min_length=2, max_length=200, description="prefix of a name or identity")] = None,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> Page[CustomerOut]:
     refuse_nul(q, "q")
     given = [(IdentityKind(k), v) for k, v in (("email", email), ("phone", phone), ("external_id", external_id)) if v]
@@ -74,7 +74,7 @@ def customer_timeline(
     db: Db,
     principal: CurrentPrincipal,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> Page[EventOut]:
     """Everything that happened on all the customer's tickets, across channels, oldest first."""
     customer = repository.get_visible(db, principal, customer_id)

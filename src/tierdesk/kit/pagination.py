@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel
 
 from tierdesk.kit.errors import InvalidInput
@@ -16,6 +17,8 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# A list operation's ?limit=: one declaration, so every list refuses the same out-of-range values the same way.
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 class Page(BaseModel, Generic[T]):

@@ -12,7 +12,8 @@ from tierdesk.kit.actors import Principal
 _S = TypeVar("_S", bound=Select[Any])
 
 
-def scoped(stmt: _S, brand_column: InstrumentedAttribute[int], principal: Principal) -> _S:
+def scoped(stmt: _S, brand_column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None],
+           principal: Principal) -> _S:
     """Limit a query to the brands the principal may work. Admins see every brand."""
     if principal.is_admin:
         return stmt

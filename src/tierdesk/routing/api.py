@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from tierdesk.agents import presence
 from tierdesk.agents import repository as agents
@@ -11,7 +11,7 @@ from tierdesk.agents.schemas import CapacitySet, PresenceChangeOut, PresenceOut,
 from tierdesk.brands.service import resolve_brand
 from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
-from tierdesk.kit.pagination import MAX_LIMIT
+from tierdesk.kit.pagination import Limit
 from tierdesk.kit.vocabulary import WorkKind
 from tierdesk.queues import repository
 from tierdesk.routing import router, service
@@ -125,7 +125,7 @@ def set_presence(
 
 @presence_api.get("/{agent_id}/presence/history", response_model=list[PresenceChangeOut])
 def presence_history(
-    agent_id: PathId, db: Db, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100
+    agent_id: PathId, db: Db, principal: CurrentPrincipal, limit: Limit = 100
 ) -> list[PresenceChange]:
     return presence.history(db, principal, agent_id, limit)
 

@@ -10,7 +10,7 @@ from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.blobs import blob_store
 from tierdesk.kit.errors import NotFound
 from tierdesk.kit.input import TAG_PATTERN, PathId, QueryId
-from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
+from tierdesk.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from tierdesk.kit.vocabulary import Channel, Department, Priority, TicketStatus
 from tierdesk.sla.schemas import TicketSlaOut
 from tierdesk.tickets import repository, service
@@ -31,7 +31,6 @@ from tierdesk.tickets.views import events_with_messages
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 dispositions_router = APIRouter(prefix="/dispositions", tags=["dispositions"])
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 @router.get("", response_model=Page[TicketOut])

@@ -213,3 +213,48 @@ class TicketTag(Base):
 
     ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+
+
+class CannedResponse(Base):
+    """A prepared answer an agent inserts into a reply or a note ("How to reset your router"). Shared with the
+    brand (owner_agent_id null: managed by its admins and leads) or personal to one agent (only they see it)."""
+
+    __tablename__ = "canned_responses"
+    __table_args__ = (sa.Index("ix_canned_responses_brand_title", "brand_id", "title"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="RESTRICT"))
+    owner_agent_id: Mapped[int | None] = mapped_column(
+        BigId, sa.ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)  # plain text; {customer_name} and the like are filled when inserted
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Macro(Base):
+    """A brand's one-click treatment of a ticket ("Refund issued: solve"): fields it sets (status, priority, tags,
+    disposition, assignee) through the ticket mutations, and a text it inserts into the reply or the note."""
+
+    __tablename__ = "macros"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("brands.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    # Offered only on tickets of this department (None: every ticket of the brand).
+    department: Mapped[Department | None] = mapped_column(str_enum(Department, "macro_department"))
+    set_status: Mapped[TicketStatus | None] = mapped_column(str_enum(TicketStatus, "macro_status"))
+    set_priority: Mapped[Priority | None] = mapped_column(str_enum(Priority, "macro_priority"))
+    add_tags: Mapped[list[str]] = mapped_column(JsonData, default=list)
+    remove_tags: Mapped[list[str]] = mapped_column(JsonData, default=list)
+    disposition: Mapped[str | None] = mapped_column(sa.String(64))  # a DispositionCode.code of the brand
+    assign_to_me: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+    text_into: Mapped[MessageDirection] = mapped_column(str_enum(MessageDirection, "macro_text_into"),
+                                                        default=MessageDirection.OUTBOUND)  # outbound or note
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,7 +12,16 @@ from tierdesk.kit.errors import NotFound
 from tierdesk.kit.scope import scoped
 from tierdesk.kit.vocabulary import Channel, Department, MessageDirection, Priority, TicketStatus
 from tierdesk.tickets.lifecycle import THREADABLE, WORKABLE
-from tierdesk.tickets.models import Attachment, DispositionCode, Message, Ticket, TicketEvent, TicketTag
+from tierdesk.tickets.models import (
+    Attachment,
+    CannedResponse,
+    DispositionCode,
+    Macro,
+    Message,
+    Ticket,
+    TicketEvent,
+    TicketTag,
+)
 
 # A thread reference of this form names a ticket directly (a web form or chat widget that knows its ticket).
 _TICKET_REF = re.compile(r"^ticket:(\d{1,18})$")
@@ -30,6 +39,7 @@ class TicketFilters:
     customer_id: int | None = None
     channel: Channel | None = None
     tag: str | None = None
+    tier: int | None = None
 
 
 def get_visible(db: Session, principal: Principal, ticket_id: int, *, for_update: bool = False) -> Ticket:
@@ -58,6 +68,7 @@ def list_visible(
         (Ticket.assignee_id, f.assignee_id),
         (Ticket.customer_id, f.customer_id),
         (Ticket.channel, f.channel),
+        (Ticket.tier, f.tier),
     ):
         if value is not None:
             conditions.append(column == value)
@@ -218,3 +229,58 @@ def tags_of_tickets(db: Session, ticket_ids: list[int]) -> dict[int, list[str]]:
                                          .where(TicketTag.ticket_id.in_(ticket_ids)).order_by(TicketTag.tag)):
             found[ticket_id].append(tag)
     return found
+
+
+# -- canned responses and macros -----------------------------------------------------------------------------------
+# A brand keeps tens of them, rarely hundreds: lists are bounded all the same, so a page's cost cannot grow unseen.
+MACRO_LIST_LIMIT = 500
+
+
+def _canned_base(principal: Principal) -> sa.Select[CannedResponse]:
+    """The canned responses a principal may see: the shared ones of their brands, and their own personal ones
+    (another agent's personal ones stay theirs, also to admins)."""
+    stmt = scoped(sa.select(CannedResponse), CannedResponse.brand_id, principal)
+    mine = CannedResponse.owner_agent_id == principal.agent_id if principal.agent_id is not None else sa.false()
+    return stmt.where(sa.or_(CannedResponse.owner_agent_id.is_(None), mine))
+
+
+def canned_responses_visible(db: Session, principal: Principal, brand_id: int | None, *,
+                             active_only: bool = False) -> list[CannedResponse]:
+    stmt = _canned_base(principal)
+    if brand_id is not None:
+        stmt = stmt.where(CannedResponse.brand_id == brand_id)
+    if active_only:
+        stmt = stmt.where(CannedResponse.is_active.is_(True))
+    return list(db.scalars(stmt.order_by(CannedResponse.title, CannedResponse.id).limit(MACRO_LIST_LIMIT)))
+
+
+def canned_response_visible(db: Session, principal: Principal, canned_id: int) -> CannedResponse:
+    found = db.scalar(_canned_base(principal).where(CannedResponse.id == canned_id))
+    if found is None:
+        raise NotFound(f"canned response {canned_id} not found")
+    return found
+
+
+def macros_visible(db: Session, principal: Principal, brand_id: int | None, *, active_only: bool = False,
+                   department: Department | None = None) -> list[Macro]:
+    """The macros of the principal's brands; with `department`, those offered on its tickets (its own and the
+    department-less ones)."""
+    stmt = scoped(sa.select(Macro), Macro.brand_id, principal)
+    if brand_id is not None:
+        stmt = stmt.where(Macro.brand_id == brand_id)
+    if active_only:
+        stmt = stmt.where(Macro.is_active.is_(True))
+    if department is not None:
+        stmt = stmt.where(sa.or_(Macro.department.is_(None), Macro.department == department))
+    return list(db.scalars(stmt.order_by(Macro.name, Macro.id).limit(MACRO_LIST_LIMIT)))
+
+
+def macro_visible(db: Session, principal: Principal, macro_id: int) -> Macro:
+    found = db.scalar(scoped(sa.select(Macro).where(Macro.id == macro_id), Macro.brand_id, principal))
+    if found is None:
+        raise NotFound(f"macro {macro_id} not found")
+    return found
+
+
+def macro_named(db: Session, brand_id: int, name: str) -> Macro | None:
+    return db.scalar(sa.select(Macro).where(Macro.brand_id == brand_id, Macro.name == name))

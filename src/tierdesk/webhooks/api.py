@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
-from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
+from tierdesk.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from tierdesk.kit.vocabulary import WebhookDeliveryStatus
 from tierdesk.webhooks import service
 from tierdesk.webhooks.schemas import (
@@ -21,7 +21,6 @@ from tierdesk.webhooks.schemas import (
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 @router.post("", response_model=SubscriptionCreated, status_code=status.HTTP_201_CREATED)

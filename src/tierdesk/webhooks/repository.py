@@ -40,14 +40,14 @@ def ticket_rows(db: Session, ticket_ids: Sequence[int]) -> dict[int, Any]:
 
 # -- subscriptions, for the API and the CLI (brand-scoped: kit.scope) ------------------------------------------
 def subscriptions_visible(db: Session, principal: Principal, brand_id: int | None = None) -> list[WebhookSubscription]:
-    stmt = scoped(sa.select(WebhookSubscription), WebhookSubscription.brand_id, principal)  # type: ignore[arg-type]
+    stmt = scoped(sa.select(WebhookSubscription), WebhookSubscription.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(WebhookSubscription.brand_id == brand_id)
     return list(db.scalars(stmt.order_by(WebhookSubscription.id)))
 
 
 def subscription_visible(db: Session, principal: Principal, subscription_id: int) -> WebhookSubscription | None:
-    stmt = scoped(sa.select(WebhookSubscription), WebhookSubscription.brand_id, principal)  # type: ignore[arg-type]
+    stmt = scoped(sa.select(WebhookSubscription), WebhookSubscription.brand_id, principal)
     return db.scalar(stmt.where(WebhookSubscription.id == subscription_id))
 
 
@@ -83,7 +83,7 @@ def attempts_of(db: Session, delivery_ids: Sequence[int]) -> dict[int, list[Webh
 
 def delivery_visible(db: Session, principal: Principal, delivery_id: int) -> WebhookDelivery | None:
     """A delivery of a subscription the principal sees (the scope is the subscription's brand)."""
-    stmt = scoped(sa.select(WebhookDelivery).join(WebhookSubscription), WebhookSubscription.brand_id,  # type: ignore[arg-type]
+    stmt = scoped(sa.select(WebhookDelivery).join(WebhookSubscription), WebhookSubscription.brand_id,
                   principal)
     return db.scalar(stmt.where(WebhookDelivery.id == delivery_id))
 

@@ -57,7 +57,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
@@ -376,25 +376,21 @@ async def customer_socket(websocket: WebSocket, brand: str = "") -> None:
     connection = secrets.token_hex(8)
     conn.spawn(conn.pump())
     try:
-        async for frame in conn.frames():
+        async def handle(frame: dict[str, Any]) -> None:
+            nonlocal conversation_id
             kind = frame["type"]
-            try:
-                if kind in ("start", "resume"):
-                    if conversation_id is not None:
-                        raise InvalidInput("this connection has its conversation already", field="type")
-                    conversation_id = await _open(conn, frame, brand_id, connection)
-                    conn.spawn(_waiting_updates(conn, conversation_id))
-                    continue
-                if conversation_id is None:
-                    raise InvalidInput('first "start" a conversation or "resume" one', field="type")
-                await _customer_frame(conn, conversation_id, kind, frame)
-            except DomainError as exc:
-                await conn.error(exc.code, exc.message, exc.field, **_ref(frame))
-            except ValidationError as exc:
-                await _invalid(conn, exc, frame)
-            except Exception:
-                log.exception("chat frame failed")
-                await conn.error("internal_error", "something went wrong on our side; it was logged", **_ref(frame))
+            if kind in ("start", "resume"):
+                if conversation_id is not None:
+                    raise InvalidInput("this connection has its conversation already", field="type")
+                conversation_id = await _open(conn, frame, brand_id, connection)
+                conn.spawn(_waiting_updates(conn, conversation_id))
+                return
+            if conversation_id is None:
+                raise InvalidInput('first "start" a conversation or "resume" one', field="type")
+            await _customer_frame(conn, conversation_id, kind, frame)
+
+        async for frame in conn.frames():
+            await _answered(conn, frame, handle(frame))
     except WebSocketDisconnect:
         pass
     finally:
@@ -405,6 +401,20 @@ async def customer_socket(websocket: WebSocket, brand: str = "") -> None:
                 await conn.db(lambda db: service.customer_disconnected(db, cid, connection))
             except Exception:  # the grace time then never starts; the agent ends the chat
                 log.exception("could not record that the customer left chat %s", cid)
+
+
+async def _answered(conn: Connection, frame: dict[str, Any], handling: Awaitable[None]) -> None:
+    """Run one frame's handling and answer its failure with an error frame, the connection staying open: a domain
+    error as itself, a value the schemas refused by its field, anything else logged and answered internal_error."""
+    try:
+        await handling
+    except DomainError as exc:
+        await conn.error(exc.code, exc.message, exc.field, **_ref(frame))
+    except ValidationError as exc:
+        await _invalid(conn, exc, frame)
+    except Exception:
+        log.exception("chat frame failed")
+        await conn.error("internal_error", "something went wrong on our side; it was logged", **_ref(frame))
 
 
 async def _invalid(conn: Connection, exc: ValidationError, frame: dict[str, Any]) -> None:
@@ -596,15 +606,7 @@ async def _agent_session(conn: Connection, principal: Principal, after: dict[str
         seen = after.get(str(chat["conversation"]), 0)
         conn.watch(chat["conversation"], seen if isinstance(seen, int) and not isinstance(seen, bool) else 0)
     async for frame in frames:
-        try:
-            await _agent_frame(conn, principal, frame)
-        except DomainError as exc:
-            await conn.error(exc.code, exc.message, exc.field, **_ref(frame))
-        except ValidationError as exc:
-            await _invalid(conn, exc, frame)
-        except Exception:
-            log.exception("chat frame failed")
-            await conn.error("internal_error", "something went wrong on our side; it was logged", **_ref(frame))
+        await _answered(conn, frame, _agent_frame(conn, principal, frame))
 
 
 def _chat_summary(db: Any, conversation: Any) -> dict[str, Any]:

@@ -3,10 +3,8 @@ original MIME, the HTML with its remote images when an agent asks for them)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from anyio import to_thread
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from tierdesk.brands.service import resolve_brand
 from tierdesk.channels.email import addresses, repository
@@ -25,11 +23,10 @@ from tierdesk.kit.blobs import blob_store
 from tierdesk.kit.errors import NotFound
 from tierdesk.kit.html import sanitize_html
 from tierdesk.kit.input import PathId
-from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
+from tierdesk.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 from tierdesk.tickets import repository as tickets
 
 router = APIRouter(tags=["email"])
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 @router.get("/email/addresses", response_model=list[EmailAddressOut])

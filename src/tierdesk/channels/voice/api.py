@@ -3,9 +3,7 @@ their after-call work. (The provider's own webhooks are in webhooks.py.)"""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from tierdesk.agents import repository as agents
 from tierdesk.brands.models import Brand
@@ -27,10 +25,9 @@ from tierdesk.channels.voice.webhooks import PREFIX, public_base
 from tierdesk.deps import AppSettings, CurrentPrincipal, Db
 from tierdesk.kit.errors import NotFound
 from tierdesk.kit.input import PathId, QueryId
-from tierdesk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, page_of
+from tierdesk.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
 
 router = APIRouter(tags=["voice"])
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 def settings_out(brand: Brand, config: VoiceConfig, base: str) -> VoiceSettingsOut:
