@@ -11,7 +11,7 @@ from tierdesk.kit.scope import scoped
 def entries(db: Session, principal: Principal, *, entity: str | None = None, entity_id: str | None = None,
             actor_agent_id: int | None = None, before_id: int | None = None, limit: int = 50) -> list[AuditEntry]:
     """Newest first. A lead sees the entries of their brands; entries of no brand (agents, tokens) only admins."""
-    stmt = scoped(sa.select(AuditEntry), AuditEntry.brand_id, principal)  # type: ignore[arg-type]
+    stmt = scoped(sa.select(AuditEntry), AuditEntry.brand_id, principal)
     if entity is not None:
         stmt = stmt.where(AuditEntry.entity == entity)
     if entity_id is not None:
