@@ -109,3 +109,62 @@ def test_an_admin_sets_up_a_queue_and_an_sla_and_the_next_ticket_follows_them(li
         due = dt.datetime.fromisoformat(clock["due_at"])
         assert clock["target_minutes"] == minutes
         assert abs((due - started) - dt.timedelta(minutes=minutes)) < dt.timedelta(seconds=5)
+
+
+def test_every_admin_page_of_this_slice_passes_axe(live_server, database, world, client):
+    """Each page (and a form that came back with errors) in Chromium: no axe-core violation of serious or critical
+    impact, no console error, every request < 400 (the refused forms' 422 aside)."""
+    from tests.browser import axe_source, axe_violations, describe_violations
+
+    axe_source()
+    admin = world.auth("admin")
+    sub = client.post("/api/v1/webhooks", headers=admin, json={
+        "brand": "acme", "url": "https://hooks.example.com/", "events": ["ticket_created"]}).json()
+    client.post(f"/api/v1/webhooks/{sub['id']}/ping", headers=admin)
+    calendar = client.post("/api/v1/sla/calendars", headers=admin, json={
+        "brand": "acme", "slug": "office", "name": "Office", "timezone": "Europe/Berlin",
+        "weekly_hours": {"mon": ["09:00-17:00"]}, "holidays": ["2026-12-25"]}).json()
+    policy = client.post("/api/v1/sla/policies", headers=admin, json={
+        "brand": "acme", "slug": "std", "name": "Standard", "first_response_minutes": 60,
+        "calendar": "office"}).json()
+    paths = ["/admin/queues", "/admin/queues/new?brand=acme", f"/admin/queues/{world.queues['acme/ts-helpdesk']}",
+             "/admin/sla", "/admin/sla/policies/new?brand=acme", f"/admin/sla/policies/{policy['id']}",
+             "/admin/sla/calendars/new?brand=acme", f"/admin/sla/calendars/{calendar['id']}", "/admin/webhooks",
+             "/admin/webhooks/new?brand=acme", f"/admin/webhooks/{sub['id']}", "/admin/channels",
+             "/admin/channels/acme/email", "/admin/channels/acme/chat", "/admin/channels/acme/web",
+             "/admin/channels/acme/voice"]
+    set_password(database, world.agents["admin"])
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: problems.append(f"{page.url}: {m.text}")
+                    if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+            page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and r.status != 422 else None)
+            page.goto(f"{live_server}/sign-in")
+            page.get_by_label("Email").fill("admin@example.com")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{live_server}/")
+            for path in paths:
+                page.goto(live_server + path)
+                found = axe_violations(page)
+                if found:
+                    problems.append(f"{path}:\n{describe_violations(found)}")
+            # Forms that came back with their errors beside the fields.
+            for path, label, value, button in (
+                    ("/admin/queues/new?brand=acme", "Slug", "Bad Slug", "Create queue"),
+                    ("/admin/sla/calendars/new?brand=acme", "Time zone", "Mars/Base", "Create calendar"),
+                    ("/admin/webhooks/new?brand=acme", "Receiver URL", "ftp://x", "Create webhook")):
+                page.goto(live_server + path)
+                page.get_by_label(label, exact=True).fill(value)
+                page.get_by_role("button", name=button).click()
+                expect(page.get_by_role("alert").first).to_be_visible()
+                found = axe_violations(page)
+                if found:
+                    problems.append(f"{path} with errors:\n{describe_violations(found)}")
+        finally:
+            browser.close()
+    assert problems == [], "\n".join(problems)
