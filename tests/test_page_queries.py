@@ -45,6 +45,12 @@ PAGES = [
     PageCase("search", lambda s: "/search?q=router+blinks", "agent", 12),
     PageCase("search by email", lambda s: "/search?q=customer1%40example.com", "agent", 12),
     PageCase("macro panel", lambda s: f"/tickets/{s.mine[0]}/macros", "agent", 16),
+    PageCase("queues admin", lambda s: "/admin/queues", "admin", 12),
+    PageCase("a queue's admin form", lambda s: f"/admin/queues/{s.world.queues['acme/ts-helpdesk']}", "admin", 12),
+    PageCase("SLA admin", lambda s: "/admin/sla", "admin", 12),
+    PageCase("webhooks admin", lambda s: "/admin/webhooks", "admin", 12),
+    PageCase("channels admin", lambda s: "/admin/channels", "admin", 12),
+    PageCase("email channel admin", lambda s: "/admin/channels/acme/email", "admin", 12),
 ]
 
 SMALL = {"tickets": 3, "messages_on_busy": 3}

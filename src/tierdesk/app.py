@@ -30,6 +30,7 @@ from tierdesk.channels.chat.api import router as chat_router
 from tierdesk.channels.chat.sockets import router as chat_sockets
 from tierdesk.channels.email.api import router as email_router
 from tierdesk.channels.email.inbound import EmailInbound
+from tierdesk.channels.views import router as channel_admin_pages
 from tierdesk.channels.voice.api import router as voice_router
 from tierdesk.channels.voice.webhooks import router as voice_webhooks
 from tierdesk.channels.web.api import router as web_forms_router
@@ -51,7 +52,9 @@ from tierdesk.kit.pages import SignInRequired
 from tierdesk.kit.timing import ServerTiming, count_statements
 from tierdesk.routing.api import api as queues_router
 from tierdesk.routing.api import presence_api, ticket_moves
+from tierdesk.routing.views import router as queue_admin_pages
 from tierdesk.sla.api import router as sla_router
+from tierdesk.sla.views import router as sla_admin_pages
 from tierdesk.tickets.api import dispositions_router
 from tierdesk.tickets.api import router as tickets_router
 from tierdesk.tickets.macro_api import apply_router, canned_responses_router, macros_router
@@ -59,6 +62,7 @@ from tierdesk.tickets.macro_views import router as macro_pages
 from tierdesk.triage.api import router as triage_router
 from tierdesk.triage.service import TriagerSource
 from tierdesk.webhooks.api import router as webhooks_router
+from tierdesk.webhooks.views import router as webhook_admin_pages
 from tierdesk.wiring import default_jobs, keep_settings_webhook
 from tierdesk.workspace.admin_views import admin_pages
 from tierdesk.workspace.live import closing_event
@@ -70,7 +74,7 @@ from tierdesk.workspace.views import router as workspace_pages
 log = logging.getLogger("tierdesk")
 # The web UI, in the order their paths are matched.
 PAGE_ROUTERS = (sign_in_pages, workspace_pages, workspace_live, ticket_pages, search_pages, macro_pages, portal_pages,
-                admin_pages)
+                admin_pages, queue_admin_pages, sla_admin_pages, webhook_admin_pages, channel_admin_pages)
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "web" / "static"

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from tierdesk.kit.errors import DomainError, Forbidden
+from tierdesk.kit.forms import FORM
 from tierdesk.kit.time import utcnow
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates"
@@ -106,6 +107,7 @@ environment = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+environment.globals["FORM_ERROR"] = FORM  # where a form's refusal that names no field is kept
 environment.filters.update(when=_when, ago=_ago, countdown=_countdown, iso=_iso, span=_span, urlquote=quote)
 
 

@@ -6,8 +6,9 @@ from sqlalchemy.orm import Session
 
 from tierdesk.agents import repository as agents_repository
 from tierdesk.agents.models import Agent
+from tierdesk.audit import service as audit
 from tierdesk.brands.service import resolve_brand
-from tierdesk.kit.actors import Principal
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.time import utcnow
@@ -45,6 +46,16 @@ def _check_overflow(queue: Queue) -> None:
                            field=field)
 
 
+AUDITED = ("slug", "name", "department", "tier", "is_active", "routing_policy", "overflow_queue_id",
+           "overflow_after_seconds")
+
+
+def audited(queue: Queue) -> dict[str, object]:
+    """What the audit keeps of a queue (its required skills as {skill: minimum level})."""
+    return {**audit.snapshot(queue, AUDITED),
+            "required_skills": {s.skill: s.min_level for s in queue.required_skills}}
+
+
 def create_queue(db: Session, principal: Principal, data: QueueCreate) -> Queue:
     principal.require_admin()
     brand = resolve_brand(db, principal, data.brand)
@@ -65,12 +76,14 @@ def create_queue(db: Session, principal: Principal, data: QueueCreate) -> Queue:
     _check_overflow(queue)
     db.add(queue)
     db.flush()
+    audit.record(db, Actor.of(principal), "queue", queue.id, "created", after=audited(queue), brand_id=brand.id)
     return queue
 
 
 def update_queue(db: Session, principal: Principal, queue_id: int, data: QueueUpdate) -> Queue:
     principal.require_admin()
     queue = repository.get_visible(db, principal, queue_id)
+    before = audited(queue)
     changes = patch_values(data, nullable=frozenset({"overflow_queue", "overflow_after_seconds"}))
     for field in ("name", "department", "tier", "is_active", "routing_policy"):
         if field in changes:
@@ -85,6 +98,8 @@ def update_queue(db: Session, principal: Principal, queue_id: int, data: QueueUp
         queue.overflow_after_seconds = data.overflow_after_seconds
     _check_overflow(queue)
     db.flush()
+    audit.record(db, Actor.of(principal), "queue", queue.id, "updated", before=before, after=audited(queue),
+                 brand_id=queue.brand_id)
     return queue
 
 

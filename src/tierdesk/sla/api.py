@@ -6,7 +6,7 @@ from tierdesk.deps import CurrentPrincipal, Db
 from tierdesk.kit.input import PathId
 from tierdesk.sla import service
 from tierdesk.sla.models import BusinessCalendar, SlaPolicy
-from tierdesk.sla.schemas import CalendarCreate, CalendarOut, PolicyCreate, PolicyOut, PolicyUpdate
+from tierdesk.sla.schemas import CalendarCreate, CalendarOut, CalendarUpdate, PolicyCreate, PolicyOut, PolicyUpdate
 
 router = APIRouter(prefix="/sla", tags=["sla"])
 
@@ -19,6 +19,17 @@ def list_calendars(db: Db, principal: CurrentPrincipal) -> list[BusinessCalendar
 @router.post("/calendars", response_model=CalendarOut, status_code=status.HTTP_201_CREATED)
 def create_calendar(data: CalendarCreate, db: Db, principal: CurrentPrincipal) -> BusinessCalendar:
     return service.create_calendar(db, principal, data)
+
+
+@router.get("/calendars/{calendar_id}", response_model=CalendarOut)
+def get_calendar(calendar_id: PathId, db: Db, principal: CurrentPrincipal) -> BusinessCalendar:
+    return service.get_calendar(db, principal, calendar_id)
+
+
+@router.patch("/calendars/{calendar_id}", response_model=CalendarOut)
+def update_calendar(calendar_id: PathId, data: CalendarUpdate, db: Db, principal: CurrentPrincipal) -> BusinessCalendar:
+    """Change a calendar's name, time zone, hours or holidays (admins). Running clocks keep their due times."""
+    return service.update_calendar(db, principal, calendar_id, data)
 
 
 @router.get("/policies", response_model=list[PolicyOut])

@@ -85,6 +85,12 @@ def calendars_visible(db: Session, principal: Principal) -> list[BusinessCalenda
     return list(db.scalars(stmt.order_by(BusinessCalendar.brand_id, BusinessCalendar.slug)))
 
 
+def calendar_visible(db: Session, principal: Principal, calendar_id: int) -> BusinessCalendar | None:
+    stmt = scoped(sa.select(BusinessCalendar).where(BusinessCalendar.id == calendar_id), BusinessCalendar.brand_id,
+                  principal)
+    return db.scalar(stmt)
+
+
 def calendar_in_brand(db: Session, brand_id: int, slug: str | None, calendar_id: int | None) -> int | None:
     """The id of the brand's calendar by slug, else by id (a slug of digits wins over an id)."""
     stmt = sa.select(BusinessCalendar.id).where(BusinessCalendar.brand_id == brand_id)

@@ -22,6 +22,15 @@ class CalendarCreate(Input):
     holidays: list[str] = Field(default_factory=list, description="ISO dates with no business hours")
 
 
+class CalendarUpdate(Input):
+    """Fields left out stay. Changes apply to clocks started or resumed from now on."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    weekly_hours: dict[str, list[str]] | None = None
+    holidays: list[str] | None = None
+
+
 class CalendarOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int

@@ -2,34 +2,75 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
+from tierdesk.audit import service as audit
 from tierdesk.brands.service import resolve_brand
 from tierdesk.kit import business_hours as bh
-from tierdesk.kit.actors import Principal
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
 from tierdesk.kit.input import SLUG_PATTERN, patch_values, slug_or_id
 from tierdesk.kit.time import utcnow
 from tierdesk.sla import clocks, repository
 from tierdesk.sla.models import BusinessCalendar, SlaPolicy
-from tierdesk.sla.schemas import CalendarCreate, ClockOut, PolicyCreate, PolicyUpdate, TicketSlaOut
+from tierdesk.sla.schemas import CalendarCreate, CalendarUpdate, ClockOut, PolicyCreate, PolicyUpdate, TicketSlaOut
 
 TARGETS = ("first_response_minutes", "next_response_minutes", "resolution_minutes")
+CALENDAR_AUDITED = ("slug", "name", "timezone", "weekly_hours", "holidays")
+POLICY_AUDITED = ("slug", "name", "department", "priority", "calendar_id", *TARGETS, "warn_before_minutes",
+                  "escalate_on_breach", "is_active")
+
+
+def _calendar_spec(timezone: str, weekly_hours: dict[str, list[str]], holidays: list[str]) -> dict[str, Any]:
+    """The calendar as stored (intervals sorted, holidays in order), or the reason it is no calendar, on the field
+    it concerns."""
+    try:
+        return bh.BusinessCalendar.from_spec(timezone, weekly_hours, holidays).to_spec()
+    except ValueError as exc:
+        text = str(exc)
+        field = "timezone" if "time zone" in text else "holidays" if "holiday" in text else "weekly_hours"
+        raise InvalidInput(f"calendar: {text}", field=field) from None
 
 
 def create_calendar(db: Session, principal: Principal, data: CalendarCreate) -> BusinessCalendar:
     principal.require_admin()
     brand = resolve_brand(db, principal, data.brand)
-    try:
-        spec = bh.BusinessCalendar.from_spec(data.timezone, data.weekly_hours, data.holidays).to_spec()
-    except ValueError as exc:
-        raise InvalidInput(f"calendar: {exc}", field="weekly_hours") from None
+    spec = _calendar_spec(data.timezone, data.weekly_hours, data.holidays)
     if repository.calendar_slug_taken(db, brand.id, data.slug):
         raise Conflict(f"brand '{brand.slug}' has a calendar '{data.slug}' already", field="slug")
     calendar = BusinessCalendar(brand_id=brand.id, slug=data.slug, name=data.name, timezone=spec["timezone"],
                                 weekly_hours=spec["weekly_hours"], holidays=spec["holidays"])
     db.add(calendar)
     db.flush()
+    audit.record(db, Actor.of(principal), "business_calendar", calendar.id, "created",
+                 after=audit.snapshot(calendar, CALENDAR_AUDITED), brand_id=brand.id)
+    return calendar
+
+
+def get_calendar(db: Session, principal: Principal, calendar_id: int) -> BusinessCalendar:
+    calendar = repository.calendar_visible(db, principal, calendar_id)
+    if calendar is None:
+        raise NotFound(f"business calendar {calendar_id} not found")
+    return calendar
+
+
+def update_calendar(db: Session, principal: Principal, calendar_id: int, data: CalendarUpdate) -> BusinessCalendar:
+    """Running clocks keep the due times they have; clocks started or resumed from now on count in the new hours."""
+    principal.require_admin()
+    calendar = get_calendar(db, principal, calendar_id)
+    before = audit.snapshot(calendar, CALENDAR_AUDITED)
+    changes = patch_values(data)
+    spec = _calendar_spec(changes.get("timezone", calendar.timezone),
+                          changes.get("weekly_hours", calendar.weekly_hours),
+                          changes.get("holidays", calendar.holidays))
+    calendar.name = changes.get("name", calendar.name)
+    calendar.timezone, calendar.weekly_hours, calendar.holidays = (spec["timezone"], spec["weekly_hours"],
+                                                                   spec["holidays"])
+    db.flush()
+    audit.record(db, Actor.of(principal), "business_calendar", calendar.id, "updated", before=before,
+                 after=audit.snapshot(calendar, CALENDAR_AUDITED), brand_id=calendar.brand_id)
     return calendar
 
 
@@ -81,6 +122,8 @@ def create_policy(db: Session, principal: Principal, data: PolicyCreate) -> SlaP
     _warns_before_its_targets(policy)
     db.add(policy)
     db.flush()
+    audit.record(db, Actor.of(principal), "sla_policy", policy.id, "created",
+                 after=audit.snapshot(policy, POLICY_AUDITED), brand_id=brand.id)
     return policy
 
 
@@ -95,6 +138,7 @@ def update_policy(db: Session, principal: Principal, policy_id: int, data: Polic
     """Changes apply to clocks started from now on; running clocks keep the targets they started with."""
     principal.require_admin()
     policy = get_policy(db, principal, policy_id)
+    before = audit.snapshot(policy, POLICY_AUDITED)
     changes = patch_values(data, nullable=frozenset({"calendar", *TARGETS}))
     for field, value in changes.items():
         if field == "calendar":
@@ -104,6 +148,8 @@ def update_policy(db: Session, principal: Principal, policy_id: int, data: Polic
     _needs_a_target(policy)
     _warns_before_its_targets(policy)
     db.flush()
+    audit.record(db, Actor.of(principal), "sla_policy", policy.id, "updated", before=before,
+                 after=audit.snapshot(policy, POLICY_AUDITED), brand_id=policy.brand_id)
     return policy
 
 

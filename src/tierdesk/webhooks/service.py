@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tierdesk.audit import service as audit
 from tierdesk.brands.service import resolve_brand
 from tierdesk.jobs import outbox
-from tierdesk.kit.actors import Principal
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import Conflict, InvalidInput, NotFound
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.sealed import SealBroken, seal, unseal
@@ -30,6 +31,14 @@ SECRET_PURPOSE = "webhook secret"  # what the signing secrets are sealed as (kit
 SETTINGS_NAME = "TIERDESK_NOTIFICATION_WEBHOOK_URL"
 SETTINGS_EVENTS = [WebhookEvent.SLA_WARNING.value, WebhookEvent.SLA_BREACH.value]
 _UNSET_REASON = "TIERDESK_NOTIFICATION_WEBHOOK_URL is no longer set"
+
+
+AUDITED = ("name", "url", "events", "queue_ids", "departments", "is_active", "disabled_reason")
+
+
+def audited(subscription: WebhookSubscription) -> dict[str, Any]:
+    """What the audit keeps of a subscription: never its secret, only that one was set."""
+    return {**audit.snapshot(subscription, AUDITED), "secret": audit.SECRET if subscription.secret_sealed else None}
 
 
 def _manager(principal: Principal) -> None:
@@ -66,6 +75,8 @@ def create(db: Session, principal: Principal, data: SubscriptionCreate, secret_k
     )
     db.add(subscription)
     db.flush()
+    audit.record(db, Actor.of(principal), "webhook_subscription", subscription.id, "created",
+                 after=audited(subscription), brand_id=brand.id)
     return subscription, secret
 
 
@@ -85,6 +96,7 @@ def get(db: Session, principal: Principal, subscription_id: int) -> WebhookSubsc
 
 def update(db: Session, principal: Principal, subscription_id: int, data: SubscriptionUpdate) -> WebhookSubscription:
     subscription = get(db, principal, subscription_id)
+    before = audited(subscription)
     changes = patch_values(data)
     if subscription.from_settings and changes.keys() & {"url", "events", "queues", "departments"}:
         raise Conflict("this subscription follows TIERDESK_NOTIFICATION_WEBHOOK_URL: change the setting instead",
@@ -106,6 +118,8 @@ def update(db: Session, principal: Principal, subscription_id: int, data: Subscr
             setattr(subscription, field, value)
     subscription.updated_at = utcnow()
     db.flush()
+    audit.record(db, Actor.of(principal), "webhook_subscription", subscription.id, "updated", before=before,
+                 after=audited(subscription), brand_id=subscription.brand_id)
     return subscription
 
 
@@ -130,6 +144,8 @@ def delete(db: Session, principal: Principal, subscription_id: int) -> None:
     if subscription.from_settings:
         raise Conflict("this subscription follows TIERDESK_NOTIFICATION_WEBHOOK_URL: unset the setting (or "
                        "disable the subscription)")
+    audit.record(db, Actor.of(principal), "webhook_subscription", subscription.id, "deleted",
+                 before=audited(subscription), brand_id=subscription.brand_id)
     repository.delete_subscription(db, subscription.id)
 
 

@@ -22,10 +22,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tierdesk.audit import service as audit
 from tierdesk.brands import repository as brands
 from tierdesk.brands.models import Brand
 from tierdesk.channels.chat import repository
 from tierdesk.channels.chat.models import ChatConversation, ChatEvent, ChatSettings
+from tierdesk.channels.chat.schemas import ChatSettingsIn
 from tierdesk.customers import service as customers
 from tierdesk.customers.identity import normalise_email
 from tierdesk.customers.schemas import Sender
@@ -49,6 +51,7 @@ from tierdesk.kit.vocabulary import (
     OutboxTopic,
     TicketStatus,
 )
+from tierdesk.sla import repository as calendars
 from tierdesk.sla.models import BusinessCalendar
 from tierdesk.tickets import mutations
 from tierdesk.tickets import service as tickets
@@ -199,6 +202,8 @@ def new_identity_secret(db: Session, principal: Principal, secret_key: str, bran
     row.identity_secret_sealed = seal(secret_key, IDENTITY_SECRET, secret)
     row.updated_at = utcnow()
     db.flush()
+    audit.record(db, Actor.of(principal), "chat_settings", brand.id, "updated",
+                 before={"identity_secret": None}, after={"identity_secret": audit.SECRET}, brand_id=brand.id)
     return secret
 
 
@@ -577,6 +582,21 @@ def end_left(db: Session, grace: dt.timedelta) -> int:
     return done
 
 
+CHAT_AUDITED = ("allowed_origins", "pre_chat_form", "calendar_id")
+
+
+def update_settings(db: Session, principal: Principal, brand: Brand, data: ChatSettingsIn) -> ChatSettings:
+    """The API's and the admin page's change: the calendar named by slug (empty: always open)."""
+    principal.require_admin()
+    calendar_id = None
+    if data.calendar:
+        calendar_id = calendars.calendar_in_brand(db, brand.id, data.calendar, None)
+        if calendar_id is None:
+            raise InvalidInput(f"brand '{brand.slug}' has no business calendar '{data.calendar}'", field="calendar")
+    return set_settings(db, principal, brand, data.allowed_origins, data.pre_chat_form, calendar_id,
+                        data.calendar is not None)
+
+
 def set_settings(db: Session, principal: Principal, brand: Brand, allowed_origins: list[str] | None,
                  pre_chat_form: bool | None, calendar_id: int | None, calendar_given: bool) -> ChatSettings:
     principal.require_admin()
@@ -584,6 +604,7 @@ def set_settings(db: Session, principal: Principal, brand: Brand, allowed_origin
     if row is None:
         row = ChatSettings(brand_id=brand.id, allowed_origins=[], pre_chat_form=False)
         db.add(row)
+    before = audit.snapshot(row, CHAT_AUDITED)
     if allowed_origins is not None:
         row.allowed_origins = allowed_origins
     if pre_chat_form is not None:
@@ -592,4 +613,6 @@ def set_settings(db: Session, principal: Principal, brand: Brand, allowed_origin
         row.calendar_id = calendar_id
     row.updated_at = utcnow()
     db.flush()
+    audit.record(db, Actor.of(principal), "chat_settings", brand.id, "updated", before=before,
+                 after=audit.snapshot(row, CHAT_AUDITED), brand_id=brand.id)
     return row

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from tierdesk.audit import service as audit
 from tierdesk.brands.models import Brand
 from tierdesk.brands.service import resolve_brand
 from tierdesk.channels.email import repository
 from tierdesk.channels.email.models import EmailSettings
 from tierdesk.channels.email.signing import check_private_key
 from tierdesk.config import Settings
-from tierdesk.kit.actors import SYSTEM
+from tierdesk.kit.actors import SYSTEM, SYSTEM_ACTOR, Actor
 from tierdesk.kit.errors import InvalidInput
 from tierdesk.kit.sealed import seal, unseal
 from tierdesk.kit.vocabulary import MailSecurity, StrangerReplyPolicy
@@ -135,8 +136,14 @@ def _settings_for_change(db: Session, brand_slug: str) -> tuple[Brand, EmailSett
     return brand, row
 
 
+RELAY_AUDITED = ("relay_host", "relay_port", "relay_security", "relay_username")
+
+
 def set_relay(db: Session, secret_key: str, brand_slug: str, *, host: str, port: int | None,
-              security: MailSecurity, username: str | None, password: str | None) -> EmailSettings:
+              security: MailSecurity, username: str | None, password: str | None, keep_password: bool = False,
+              actor: Actor = SYSTEM_ACTOR) -> EmailSettings:
+    """The brand's own relay. No password given: none (the CLI), or the one stored (`keep_password`, the admin
+    page, which never shows it back)."""
     host = host.strip()
     if not host or any(c.isspace() for c in host):
         raise InvalidInput(f"not a host name: {host!r}", field="host")
@@ -144,23 +151,37 @@ def set_relay(db: Session, secret_key: str, brand_slug: str, *, host: str, port:
         raise InvalidInput(f"port {port} is not between 1 and 65535", field="port")
     if password is not None and not username:
         raise InvalidInput("a password needs a --username", field="password")
-    _brand, row = _settings_for_change(db, brand_slug)
+    brand, row = _settings_for_change(db, brand_slug)
+    before = audit.snapshot(row, RELAY_AUDITED)
+    had_password = row.relay_password_sealed is not None
     row.relay_host, row.relay_port, row.relay_security = host, port, security
     row.relay_username = username or None
-    row.relay_password_sealed = seal(secret_key, RELAY_PASSWORD, password) if password else None
+    if password or not keep_password:
+        row.relay_password_sealed = seal(secret_key, RELAY_PASSWORD, password) if password else None
+    if not row.relay_username:
+        row.relay_password_sealed = None  # no login, no password
+    after = audit.snapshot(row, RELAY_AUDITED)
+    if password or had_password != (row.relay_password_sealed is not None):
+        before["relay_password"] = "(set)" if had_password else None
+        after["relay_password"] = audit.SECRET if row.relay_password_sealed else None
+    audit.record(db, actor, "email_settings", brand.id, "updated", before=before, after=after, brand_id=brand.id)
     return row
+
+
+HANDLING_AUDITED = ("stranger_policy", "acknowledge_new_tickets", "max_attachment_bytes", "subject_window_days")
 
 
 def set_handling(db: Session, brand_slug: str, *, stranger_policy: StrangerReplyPolicy | None = None,
                  acknowledge_new_tickets: bool | None = None, max_attachment_bytes: int | None = None,
-                 subject_window_days: int | None = None) -> EmailSettings:
+                 subject_window_days: int | None = None, actor: Actor = SYSTEM_ACTOR) -> EmailSettings:
     """How the brand takes mail in: strangers' replies, acknowledgements, the attachment limit, the subject window.
     What is not given stays as it is."""
     if max_attachment_bytes is not None and not 0 <= max_attachment_bytes <= 1024 ** 3:
         raise InvalidInput("the attachment limit must be between 0 and 1 GiB", field="max_attachment_bytes")
     if subject_window_days is not None and not 0 <= subject_window_days <= 365:
         raise InvalidInput("the subject window must be between 0 (off) and 365 days", field="subject_window_days")
-    _brand, row = _settings_for_change(db, brand_slug)
+    brand, row = _settings_for_change(db, brand_slug)
+    before = audit.snapshot(row, HANDLING_AUDITED)
     if stranger_policy is not None:
         row.stranger_policy = stranger_policy
     if acknowledge_new_tickets is not None:
@@ -169,6 +190,8 @@ def set_handling(db: Session, brand_slug: str, *, stranger_policy: StrangerReply
         row.max_attachment_bytes = max_attachment_bytes
     if subject_window_days is not None:
         row.subject_window_days = subject_window_days
+    audit.record(db, actor, "email_settings", brand.id, "updated", before=before,
+                 after=audit.snapshot(row, HANDLING_AUDITED), brand_id=brand.id)
     return row
 
 

@@ -63,6 +63,10 @@ def config_of(db: Session, brand_id: int) -> VoiceConfig:
     return VoiceConfig.of(repository.settings_of(db, brand_id))
 
 
+AUDITED = ("hold_music_url", "wait_poll_seconds", "offer_callback", "callback_digit", "wrap_up_seconds",
+           "record_calls", "ring_seconds", "language")
+
+
 def set_settings(db: Session, principal: Principal, brand: Brand, data: VoiceSettingsIn,
                  secret_key: str) -> VoiceConfig:
     principal.require_role(AgentRole.LEAD)
@@ -74,8 +78,11 @@ def set_settings(db: Session, principal: Principal, brand: Brand, data: VoiceSet
                             wrap_up_seconds=defaults.wrap_up_seconds, record_calls=defaults.record_calls,
                             ring_seconds=defaults.ring_seconds, language=defaults.language)
         db.add(row)
+    before = audit.snapshot(row, AUDITED)
+    after_secret = {}
     given = data.model_dump(exclude_unset=True)
     if "auth_token" in given:
+        after_secret = {"auth_token": audit.SECRET}
         token = given.pop("auth_token")
         row.auth_token_sealed = sealed.seal(secret_key, AUTH_TOKEN_PURPOSE, token) if token else None
     for name, value in given.items():
@@ -84,6 +91,8 @@ def set_settings(db: Session, principal: Principal, brand: Brand, data: VoiceSet
         setattr(row, name, value or None if name == "hold_music_url" else value)
     row.updated_at = utcnow()
     db.flush()
+    audit.record(db, Actor.of(principal), "voice_settings", brand.id, "updated", before=before,
+                 after={**audit.snapshot(row, AUDITED), **after_secret}, brand_id=brand.id)
     return VoiceConfig.of(row)
 
 
@@ -120,7 +129,10 @@ def set_menu(db: Session, principal: Principal, brand: Brand, raw: str | dict[st
     if row is None:
         row = IvrMenu(brand_id=brand.id, definition={})
         db.add(row)
+    before = {"definition": row.definition}
     row.definition = ivr_menu.dump(definition)
+    audit.record(db, Actor.of(principal), "ivr_menu", brand.id, "updated", before=before,
+                 after={"definition": row.definition}, brand_id=brand.id)
     row.updated_at = utcnow()
     row.updated_by_agent_id = principal.agent_id
     db.flush()

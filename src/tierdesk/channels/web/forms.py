@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from tierdesk.audit import service as audit
 from tierdesk.brands.models import Brand
 from tierdesk.channels.web import repository
 from tierdesk.channels.web.attachments import FileLimits
 from tierdesk.channels.web.models import DEFAULT_ALLOWED_TYPES, WebFormSettings
 from tierdesk.channels.web.schemas import WebFormField, WebFormSettingsIn
-from tierdesk.kit.actors import Principal
+from tierdesk.kit.actors import Actor, Principal
 from tierdesk.kit.errors import NotFound
 from tierdesk.kit.input import patch_values
 from tierdesk.kit.vocabulary import AgentRole
@@ -63,6 +64,10 @@ def settings_row(db: Session, brand: Brand) -> WebFormSettings:
     return row
 
 
+AUDITED = ("enabled", "fields", "max_attachment_bytes", "max_attachments", "allowed_types", "allowed_origins",
+           "thank_you_text", "acknowledge")
+
+
 def update_form(db: Session, principal: Principal, brand: Brand, data: WebFormSettingsIn) -> WebFormSettings:
     """Change what is given; the rest stays. Admins, and leads of the brand (resolve_brand checked the brand)."""
     principal.require_role(AgentRole.LEAD)
@@ -71,6 +76,7 @@ def update_form(db: Session, principal: Principal, brand: Brand, data: WebFormSe
     if row is None:
         row = settings_row(db, brand)
         db.add(row)
+    before = audit.snapshot(row, AUDITED)
     for name, value in values.items():
         if name == "fields":
             value = [f.model_dump(mode="json", exclude_none=True) for f in value]
@@ -78,4 +84,6 @@ def update_form(db: Session, principal: Principal, brand: Brand, data: WebFormSe
             value = value.strip() or None
         setattr(row, name, value)
     db.flush()
+    audit.record(db, Actor.of(principal), "web_form_settings", brand.id, "updated", before=before,
+                 after=audit.snapshot(row, AUDITED), brand_id=brand.id)
     return row
