@@ -65,6 +65,7 @@ from tierdesk.triage.corpus import EXAMPLES_DIR  # noqa: E402
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tierdesk_bench_ui"
 TARGET_P99_MS = 100.0
 AGENT_EMAIL, ADMIN_EMAIL = "bench-agent@bench.example", "bench-admin@bench.example"
+SECRET_KEY = "bench-ui-secret"  # the server's, so the bench can compose the portal's sign-in mail as the worker would
 PASSWORD = "bench password 1234"
 BRANDS = {"acme": "Acme Broadband", "globex": "Globex Mobile"}
 # Queues per brand besides the entry queues create_brand makes: (slug, department, tier, required skill).
@@ -127,7 +128,7 @@ def ensure_database(url: str, *, fresh: bool) -> None:
 
 
 def _env(url: str, **extra: str) -> dict[str, str]:
-    return {**os.environ, "TIERDESK_DATABASE_URL": url, "TIERDESK_SECRET_KEY": "bench-ui-secret",
+    return {**os.environ, "TIERDESK_DATABASE_URL": url, "TIERDESK_SECRET_KEY": SECRET_KEY,
             "PYTHONPATH": str(REPO / "src"), **extra}
 
 
@@ -451,8 +452,13 @@ def lookup_ids(url: str) -> dict[str, object]:
         queue = conn.execute(sa.text(
             "SELECT queue_id FROM tickets WHERE routable_since IS NOT NULL GROUP BY queue_id "
             "ORDER BY count(*) DESC LIMIT 1")).scalar_one()
+        # The portal's customer: acme's customer with the most requests (their list is the heaviest).
+        portal_email = conn.execute(sa.text(
+            "SELECT ci.value FROM customer_identities ci JOIN tickets t ON t.customer_id = ci.customer_id "
+            "JOIN brands b ON b.id = t.brand_id WHERE b.slug = 'acme' AND ci.kind = 'email' "
+            "GROUP BY ci.value ORDER BY count(*) DESC LIMIT 1")).scalar_one()
     engine.dispose()
-    return {"agent": agent, "busy_ticket": busy, "queue": queue}
+    return {"agent": agent, "busy_ticket": busy, "queue": queue, "portal_email": portal_email}
 
 
 def free_port() -> int:
@@ -547,10 +553,39 @@ def signed_in(port: int, email: str) -> Browser:
     return browser
 
 
-def sign_in_portal_customer(port: int) -> Browser | None:
-    """The portal's session for a customer of acme: to be wired when the portal lands (the one-time code it mails,
-    read from the outbox). None: the portal is not on this build, or this hook is not filled in yet."""
-    return None
+def sign_in_portal_customer(port: int, url: str, email: str) -> Browser | None:
+    """The portal's session for a customer of acme, as the customer gets one: the code the portal mails (read from
+    the outbox, which no worker empties here, and composed as the worker would), typed into the code form. None when
+    the portal is not on this build."""
+    from sqlalchemy.orm import Session
+
+    from tierdesk.channels.web.portal_sessions import sign_in_notice
+
+    browser = Browser(port)
+    page = browser.get("/portal/acme/sign-in")
+    if page.status_code == 404:
+        return None
+    token = _TOKEN.search(page.text)
+    if token is None:
+        raise SystemExit("the portal's sign-in page carries no CSRF token")
+    r = browser.request("POST", "/portal/acme/sign-in", {"email": email, "csrf_token": token.group(1)})
+    if r.status_code != 200:
+        raise SystemExit(f"asking for a portal code failed: {r.status_code} {r.text[:300]}")
+    engine = sa.create_engine(url)
+    with Session(engine) as db:
+        payload = db.execute(sa.text(
+            "SELECT payload FROM outbox WHERE topic = 'email.notice' AND payload->>'kind' = 'portal_sign_in' "
+            "ORDER BY id DESC LIMIT 1")).scalar_one()
+        mail = sign_in_notice(db, SECRET_KEY, {**payload, "base_url": f"http://127.0.0.1:{port}"})
+    engine.dispose()
+    code = re.search(r"^\s+(\d{6})$", mail.text if mail else "", re.M)
+    if code is None:
+        raise SystemExit("the portal's sign-in mail carries no code")
+    r = browser.request("POST", "/portal/acme/sign-in/code",
+                        {"email": email, "code": code.group(1), "csrf_token": token.group(1)})
+    if r.status_code != 303:
+        raise SystemExit(f"signing in to the portal as {email} failed: {r.status_code} {r.text[:300]}")
+    return browser
 
 
 def server_ms(response: Response) -> float | None:
@@ -566,7 +601,7 @@ def measure(clients: dict[str, Browser | None], case: PageCase, ids: dict[str, o
         nobody = clients["nobody"]
         assert nobody is not None
         probe = nobody.get(url)
-        return Measured("missing" if probe.status_code == 404 else "not signed in (fill in sign_in_portal_customer)")
+        return Measured("missing" if probe.status_code == 404 else "not signed in")
     first = client.get(url)
     if first.status_code == 404:
         return Measured("missing")
@@ -653,7 +688,8 @@ def main() -> None:
         try:
             clients: dict[str, Browser | None] = {
                 "nobody": Browser(port), "agent": signed_in(port, AGENT_EMAIL),
-                "admin": signed_in(port, ADMIN_EMAIL), "portal": sign_in_portal_customer(port)}
+                "admin": signed_in(port, ADMIN_EMAIL),
+                "portal": sign_in_portal_customer(port, url, str(ids["portal_email"]))}
             with Progress(console=console) as progress:
                 task = progress.add_task("pages", total=len(PAGES))
                 for case in PAGES:
